@@ -1,0 +1,138 @@
+import * as path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one place that reads the environment. Everything is parsed once at boot into a typed,
+ * frozen object; a bad value stops the boot with a message that names the variable.
+ */
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+const schema = z.object({
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: port.default(3000),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .optional(),
+  DATA_DIR: z.string().min(1).default('data'),
+  RECORDINGS_DIR: z.string().min(1).default('recordings'),
+  ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  TOKEN_TTL_SECONDS: positiveInt.default(3600),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  MEDIA_DEFAULT_PROFILE: z.enum(['low', 'standard', 'high']).default('standard'),
+  MEDIA_DEFAULT_LAYOUT: z.enum(['grid', 'speaker', 'pinned']).default('grid'),
+  MEDIA_MAX_PARTICIPANTS: positiveInt.max(64).default(16),
+  MEDIA_IDLE_TIMEOUT_MS: z.coerce.number().int().min(0).default(30000),
+  MEDIA_REQUEST_TIMEOUT_MS: positiveInt.default(10000),
+  MEDIA_WORKER_START_TIMEOUT_MS: positiveInt.default(15000),
+  ICE_SERVERS: z.string().default('[]'),
+  RECORDING_CONCURRENCY: positiveInt.max(16).default(1),
+  RECORDING_PROFILE: z.enum(['low', 'standard', 'high']).default('high'),
+  RECORDING_SEGMENT_SECONDS: positiveInt.max(60).default(2),
+  RECORDING_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
+});
+
+export type Profile = 'low' | 'standard' | 'high';
+export type LayoutKind = 'grid' | 'speaker' | 'pinned';
+
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+export interface AppConfig {
+  readonly host: string;
+  readonly port: number;
+  /** Undefined means: start an embedded redis-server child with data under dataDir. */
+  readonly redisUrl: string | undefined;
+  readonly dataDir: string;
+  readonly recordingsDir: string;
+  readonly adminApiKey: string | undefined;
+  readonly jwtSecret: string | undefined;
+  readonly tokenTtlSeconds: number;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly media: {
+    readonly defaultProfile: Profile;
+    readonly defaultLayout: LayoutKind;
+    readonly maxParticipants: number;
+    readonly idleTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly workerStartTimeoutMs: number;
+    readonly iceServers: readonly IceServer[];
+  };
+  readonly recording: {
+    readonly concurrency: number;
+    readonly profile: Profile;
+    readonly segmentSeconds: number;
+    readonly retentionDays: number;
+  };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const iceServerSchema = z.array(
+  z.object({
+    urls: z.union([z.string(), z.array(z.string())]),
+    username: z.string().optional(),
+    credential: z.string().optional(),
+  }),
+);
+
+/** Parses an environment (defaults to the process's) into an AppConfig or throws ConfigError. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  // Empty strings count as unset: `FOO= npm start` should mean "default", not "invalid".
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') cleaned[key] = v;
+  }
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  let iceServers: IceServer[];
+  try {
+    iceServers = iceServerSchema.parse(JSON.parse(e.ICE_SERVERS));
+  } catch {
+    throw new ConfigError('Invalid configuration:\n  ICE_SERVERS: must be a JSON array of {urls, username?, credential?}');
+  }
+  const config: AppConfig = {
+    host: e.HOST,
+    port: e.PORT,
+    redisUrl: e.REDIS_URL,
+    dataDir: path.resolve(e.DATA_DIR),
+    recordingsDir: path.resolve(e.RECORDINGS_DIR),
+    adminApiKey: e.ADMIN_API_KEY,
+    jwtSecret: e.JWT_SECRET,
+    tokenTtlSeconds: e.TOKEN_TTL_SECONDS,
+    logLevel: e.LOG_LEVEL,
+    media: {
+      defaultProfile: e.MEDIA_DEFAULT_PROFILE,
+      defaultLayout: e.MEDIA_DEFAULT_LAYOUT,
+      maxParticipants: e.MEDIA_MAX_PARTICIPANTS,
+      idleTimeoutMs: e.MEDIA_IDLE_TIMEOUT_MS,
+      requestTimeoutMs: e.MEDIA_REQUEST_TIMEOUT_MS,
+      workerStartTimeoutMs: e.MEDIA_WORKER_START_TIMEOUT_MS,
+      iceServers,
+    },
+    recording: {
+      concurrency: e.RECORDING_CONCURRENCY,
+      profile: e.RECORDING_PROFILE,
+      segmentSeconds: e.RECORDING_SEGMENT_SECONDS,
+      retentionDays: e.RECORDING_RETENTION_DAYS,
+    },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(o: T): T {
+  for (const v of Object.values(o)) if (v && typeof v === 'object') deepFreeze(v as object);
+  return Object.freeze(o);
+}
