@@ -1,0 +1,235 @@
+import * as wrtc from '@roamhq/wrtc';
+import { io, type Socket } from 'socket.io-client';
+import type { JoinedPayload } from '../../src/signaling/signaling.types';
+import type { Profile, ParticipantRole } from '../../workers/protocol/media';
+import { createI420, fillI420, rgbToYuv, type I420Frame, type Rgb } from '../../workers/media/engine/video/i420';
+import { call } from './signal';
+
+const { RTCPeerConnection } = wrtc;
+const { RTCVideoSource, RTCAudioSource, RTCVideoSink, RTCAudioSink } = wrtc.nonstandard;
+
+export interface TestClientOptions {
+  roomId: string;
+  displayName: string;
+  /** Solid colour to send as video; omit for an audio-only participant. */
+  colour?: Rgb;
+  /** Sine tone to send, Hz; omit to send no audio track. 0 = a silent track. */
+  toneHz?: number;
+  toneAmplitude?: number;
+  role?: ParticipantRole;
+  profile?: Profile;
+  token?: string;
+  videoWidth?: number;
+  videoHeight?: number;
+  /** Only these video codecs in the offer (e.g. ['VP8']); default: all. */
+  videoCodecs?: string[];
+}
+
+const AUDIO_RING_SECONDS = 4;
+
+/**
+ * A headless WebRTC participant for integration tests: a real @roamhq/wrtc peer connection
+ * signalled over the real socket.io API. It sends a known colour and tone and keeps what it
+ * receives (latest decoded frame, the last seconds of PCM) for content checks.
+ */
+export class TestClient {
+  socket!: Socket;
+  pc!: InstanceType<typeof RTCPeerConnection>;
+  joined!: JoinedPayload;
+  latestFrame: I420Frame | null = null;
+  framesReceived = 0;
+  frameTimes: number[] = [];
+  events: { event: string; data: unknown; at: number }[] = [];
+  private readonly audioRing = new Int16Array(48000 * AUDIO_RING_SECONDS);
+  private audioWritten = 0;
+  audioSampleRate = 48000;
+  private timers: NodeJS.Timeout[] = [];
+  private stoppers: (() => void)[] = [];
+
+  constructor(
+    readonly serverUrl: string,
+    readonly opts: TestClientOptions,
+  ) {}
+
+  static async connect(serverUrl: string, opts: TestClientOptions): Promise<TestClient> {
+    const c = new TestClient(serverUrl, opts);
+    await c.start();
+    return c;
+  }
+
+  get participantId(): string {
+    return this.joined.participantId;
+  }
+
+  async start(): Promise<void> {
+    this.socket = io(this.serverUrl, { transports: ['websocket'], reconnection: false, forceNew: true });
+    this.socket.onAny((event: string, data: unknown) => this.events.push({ event, data, at: Date.now() }));
+    await new Promise<void>((resolve, reject) => {
+      this.socket.once('connect', () => resolve());
+      this.socket.once('connect_error', reject);
+    });
+    this.joined = await call<JoinedPayload>(this.socket, 'join', {
+      roomId: this.opts.roomId,
+      displayName: this.opts.displayName,
+      role: this.opts.role,
+      profile: this.opts.profile,
+      token: this.opts.token,
+    });
+    this.pc = new RTCPeerConnection({ iceServers: this.joined.iceServers });
+    this.pc.onicecandidate = (e) => {
+      const c = e.candidate;
+      void call(this.socket, 'ice', {
+        candidate: c ? { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } : null,
+      }).catch(() => undefined);
+    };
+    this.socket.on('ice', (d: { candidate: RTCIceCandidateInit | null }) => {
+      if (d.candidate) void this.pc.addIceCandidate(d.candidate).catch(() => undefined);
+    });
+    this.socket.on('offer', async (d: { sdp: string }) => {
+      await this.pc.setRemoteDescription({ type: 'offer', sdp: d.sdp });
+      const answer = await this.pc.createAnswer();
+      await this.pc.setLocalDescription(answer);
+      await call(this.socket, 'answer', { sdp: this.pc.localDescription?.sdp });
+    });
+    this.pc.ontrack = (e) => this.onRemoteTrack(e.track);
+
+    const publisher = (this.opts.role ?? 'publisher') === 'publisher';
+    if (publisher && this.opts.colour) this.addColourVideo(this.opts.colour);
+    else this.pc.addTransceiver('video', { direction: 'recvonly' });
+    if (publisher && this.opts.toneHz !== undefined) this.addToneAudio(this.opts.toneHz);
+    else this.pc.addTransceiver('audio', { direction: 'recvonly' });
+
+    const offer = await this.pc.createOffer();
+    const sdp = this.opts.videoCodecs ? onlyVideoCodecs(offer.sdp ?? '', this.opts.videoCodecs) : offer.sdp;
+    await this.pc.setLocalDescription({ type: 'offer', sdp });
+    const answer = await call<{ sdp: string }>(this.socket, 'offer', { sdp: this.pc.localDescription?.sdp });
+    await this.pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+  }
+
+  /** The last `ms` milliseconds of received audio (48 kHz mono). */
+  recentAudio(ms: number): Int16Array {
+    const n = Math.min(Math.floor((ms / 1000) * this.audioSampleRate), this.audioRing.length, this.audioWritten);
+    const out = new Int16Array(n);
+    const end = this.audioWritten % this.audioRing.length;
+    for (let i = 0; i < n; i++) out[i] = this.audioRing[(end - n + i + this.audioRing.length) % this.audioRing.length];
+    return out;
+  }
+
+  get audioSamplesReceived(): number {
+    return this.audioWritten;
+  }
+
+  eventsNamed(name: string): unknown[] {
+    return this.events.filter((e) => e.event === name).map((e) => e.data);
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    for (const s of this.stoppers) s();
+    this.pc?.close();
+    this.socket?.disconnect();
+  }
+
+  private addColourVideo(colour: Rgb): void {
+    const w = this.opts.videoWidth ?? 320;
+    const h = this.opts.videoHeight ?? 240;
+    const source = new RTCVideoSource();
+    const track = source.createTrack();
+    const frame = createI420(w, h);
+    fillI420(frame, rgbToYuv(colour));
+    this.pc.addTrack(track);
+    this.timers.push(setInterval(() => source.onFrame(frame), 66));
+    this.stoppers.push(() => track.stop());
+  }
+
+  private addToneAudio(hz: number): void {
+    const source = new RTCAudioSource();
+    const track = source.createTrack();
+    const amp = (this.opts.toneAmplitude ?? 0.3) * 32767;
+    const samples = new Int16Array(480);
+    let phase = 0;
+    const step = (2 * Math.PI * hz) / 48000;
+    const data = { samples, sampleRate: 48000, bitsPerSample: 16, channelCount: 1, numberOfFrames: 480 };
+    // 10 ms frames, caught up against wall time so the stream keeps its real rate.
+    const started = Date.now();
+    let sent = 0;
+    this.timers.push(
+      setInterval(() => {
+        const due = Math.floor((Date.now() - started) / 10);
+        for (; sent < due; sent++) {
+          for (let i = 0; i < 480; i++) {
+            samples[i] = hz === 0 ? 0 : Math.round(amp * Math.sin(phase));
+            phase += step;
+          }
+          phase %= 2 * Math.PI;
+          source.onData(data);
+        }
+      }, 10),
+    );
+    this.pc.addTrack(track);
+    this.stoppers.push(() => track.stop());
+  }
+
+  private onRemoteTrack(track: MediaStreamTrack): void {
+    if (track.kind === 'video') {
+      const sink = new RTCVideoSink(track) as unknown as {
+        onframe: (e: { frame: I420Frame }) => void;
+        stop(): void;
+      };
+      sink.onframe = ({ frame }) => {
+        this.latestFrame = { width: frame.width, height: frame.height, data: frame.data };
+        this.framesReceived++;
+        this.frameTimes.push(Date.now());
+        if (this.frameTimes.length > 2000) this.frameTimes.splice(0, 1000);
+      };
+      this.stoppers.push(() => sink.stop());
+    } else {
+      const sink = new RTCAudioSink(track) as unknown as {
+        ondata: (d: { samples: Int16Array; sampleRate: number; channelCount: number }) => void;
+        stop(): void;
+      };
+      sink.ondata = (d) => {
+        this.audioSampleRate = d.sampleRate;
+        const ch = d.channelCount;
+        for (let i = 0; i < d.samples.length; i += ch) {
+          this.audioRing[this.audioWritten % this.audioRing.length] = d.samples[i];
+          this.audioWritten++;
+        }
+      };
+      this.stoppers.push(() => sink.stop());
+    }
+  }
+}
+
+/** Removes every video payload type whose codec is not listed (and their rtx/fec companions). */
+export function onlyVideoCodecs(sdp: string, codecs: string[]): string {
+  const lines = sdp.split('\r\n');
+  const videoStart = lines.findIndex((l) => l.startsWith('m=video'));
+  if (videoStart < 0) return sdp;
+  let videoEnd = lines.findIndex((l, i) => i > videoStart && l.startsWith('m='));
+  if (videoEnd < 0) videoEnd = lines.length;
+  const section = lines.slice(videoStart, videoEnd);
+  const names = new Map<string, string>();
+  for (const l of section) {
+    const m = /^a=rtpmap:(\d+) ([^/]+)\//.exec(l);
+    if (m) names.set(m[1], m[2].toUpperCase());
+  }
+  const keep = new Set<string>();
+  for (const [pt, name] of names) if (codecs.map((c) => c.toUpperCase()).includes(name)) keep.add(pt);
+  for (const l of section) {
+    const m = /^a=fmtp:(\d+) apt=(\d+)/.exec(l);
+    if (m && keep.has(m[2])) keep.add(m[1]);
+  }
+  const out = section
+    .map((l) => {
+      if (l.startsWith('m=video')) {
+        const parts = l.split(' ');
+        return [...parts.slice(0, 3), ...parts.slice(3).filter((pt) => keep.has(pt))].join(' ');
+      }
+      const m = /^a=(rtpmap|fmtp|rtcp-fb):(\d+)/.exec(l);
+      if (m && !keep.has(m[2])) return null;
+      return l;
+    })
+    .filter((l): l is string => l !== null);
+  return [...lines.slice(0, videoStart), ...out, ...lines.slice(videoEnd)].join('\r\n');
+}

@@ -1,0 +1,109 @@
+import * as fs from 'node:fs';
+import { io } from 'socket.io-client';
+import { MediaSupervisor } from '../../src/media/media-supervisor.service';
+import { frameContainsColour, rgbToYuv } from '../helpers/media-analysis';
+import { childPids, isAlive, spawnServer, startTestServer } from '../helpers/server';
+import { request, waitFor } from '../helpers/signal';
+import { TestClient } from '../helpers/wrtc-client';
+
+const GREEN = { r: 40, g: 200, b: 60 };
+
+describe('room worker lifecycle', () => {
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  let supervisor: MediaSupervisor;
+  const clients: TestClient[] = [];
+
+  beforeAll(async () => {
+    server = await startTestServer({ MEDIA_IDLE_TIMEOUT_MS: '1000' });
+    supervisor = server.app.get(MediaSupervisor);
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await server.close();
+  });
+
+  it('a SIGKILLed media worker ends only its room; the server keeps serving and the room can be joined again', async () => {
+    const a = await TestClient.connect(server.url, { roomId: 'crashy', displayName: 'A', colour: GREEN, toneHz: 440 });
+    const other = await TestClient.connect(server.url, { roomId: 'calm', displayName: 'O', colour: GREEN, toneHz: 660 });
+    clients.push(a, other);
+    const pid = supervisor.get('crashy')?.pid as number;
+    const calmPid = supervisor.get('calm')?.pid as number;
+    expect(pid).toBeGreaterThan(0);
+
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => a.eventsNamed('room-ended').length === 1, 15000, 'room-ended event');
+    expect(a.eventsNamed('room-ended')[0]).toMatchObject({ roomId: 'crashy', reason: 'media-worker-died' });
+
+    // The other room and the control plane are untouched.
+    expect(supervisor.get('calm')?.pid).toBe(calmPid);
+    expect(other.eventsNamed('room-ended')).toHaveLength(0);
+    const health = await fetch(`${server.url}/healthz`);
+    expect(health.status).toBe(200);
+
+    // The ended participant's socket can no longer signal in the dead room...
+    const ack = await request(a.socket, 'offer', { sdp: 'v=0\r\n' });
+    expect(ack).toMatchObject({ ok: false, error: { code: 'conflict' } });
+
+    // ...and the room can be joined again, with media flowing through a new worker.
+    const again = await TestClient.connect(server.url, { roomId: 'crashy', displayName: 'A2', colour: GREEN, toneHz: 440 });
+    clients.push(again);
+    expect(supervisor.get('crashy')?.pid).not.toBe(pid);
+    await waitFor(() => !!again.latestFrame && frameContainsColour(again.latestFrame, rgbToYuv(GREEN)), 45000, 'video after rejoin');
+  });
+
+  it("an idle room's worker exits after the idle delay", async () => {
+    const c = await TestClient.connect(server.url, { roomId: 'idle', displayName: 'I', colour: GREEN });
+    const pid = supervisor.get('idle')?.pid as number;
+    await c.close();
+    await waitFor(() => supervisor.get('idle') === undefined && !isAlive(pid), 20000, 'idle worker to exit');
+  });
+
+  it('a socket that joins with bad input gets a clear error and changes nothing', async () => {
+    const s = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    expect(await request(s, 'join', { roomId: '../etc', displayName: 'x' })).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    expect(await request(s, 'join', { roomId: 'ok', displayName: '' })).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    expect(await request(s, 'offer', { sdp: 'v=0' })).toMatchObject({ ok: false, error: { code: 'conflict' } });
+    const joined = await request(s, 'join', { roomId: 'sdp-room', displayName: 'S' });
+    expect(joined.ok).toBe(true);
+    expect(await request(s, 'offer', { sdp: 'not an sdp' })).toMatchObject({ ok: false, error: { code: 'invalid_sdp' } });
+    expect(await request(s, 'offer', { sdp: 'v=0\r\n' + 'a=x\r\n'.repeat(20000) })).toMatchObject({
+      ok: false,
+      error: { code: 'payload_too_large' },
+    });
+    s.disconnect();
+  });
+});
+
+describe('process hygiene of the real server process', () => {
+  it('SIGTERM stops the media workers and the embedded redis-server: no orphans', async () => {
+    const srv = await spawnServer();
+    const c = await TestClient.connect(srv.url, { roomId: 'orphans', displayName: 'X', colour: GREEN, toneHz: 300 });
+    await waitFor(() => c.framesReceived > 0, 30000, 'first frame');
+    const children = childPids(srv.proc.pid as number);
+    expect(children.length).toBeGreaterThanOrEqual(2); // redis-server + one media worker
+    await c.close();
+    const code = await srv.stop('SIGTERM');
+    expect(code).toBe(0);
+    await waitFor(() => children.every((p) => !isAlive(p)), 10000, 'children to exit');
+  });
+
+  it('a SIGKILLed server leaves no media worker behind, and the next start stops the stale redis', async () => {
+    const srv = await spawnServer();
+    const c = await TestClient.connect(srv.url, { roomId: 'orphans2', displayName: 'Y', colour: GREEN });
+    await waitFor(() => c.framesReceived > 0, 30000, 'first frame');
+    const children = childPids(srv.proc.pid as number);
+    const redisPid = children.find((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('redis-server'));
+    const workers = children.filter((p) => p !== redisPid);
+    expect(workers.length).toBeGreaterThanOrEqual(1);
+    await c.close();
+    await srv.stop('SIGKILL');
+    // Media workers notice the closed IPC channel and exit by themselves.
+    await waitFor(() => workers.every((p) => !isAlive(p)), 10000, 'media workers to exit');
+    // The embedded redis has no parent to tell it; the next start with the same data folder stops it.
+    const next = await spawnServer({ DATA_DIR: srv.dataDir });
+    await waitFor(() => redisPid === undefined || !isAlive(redisPid), 10000, 'stale redis to be stopped');
+    expect(await next.stop('SIGTERM')).toBe(0);
+  });
+});
