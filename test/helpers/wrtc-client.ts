@@ -21,6 +21,8 @@ export interface TestClientOptions {
   token?: string;
   videoWidth?: number;
   videoHeight?: number;
+  /** Overwrite a band of the sent picture with fresh noise every frame (hard to compress). */
+  noise?: boolean;
   /** Only these video codecs in the offer (e.g. ['VP8']); default: all. */
   videoCodecs?: string[];
 }
@@ -44,6 +46,8 @@ export class TestClient {
   private audioWritten = 0;
   audioSampleRate = 48000;
   private timers: NodeJS.Timeout[] = [];
+  private outFrame: I420Frame | null = null;
+  private videoPaused = false;
   private stoppers: (() => void)[] = [];
 
   constructor(
@@ -119,6 +123,39 @@ export class TestClient {
     return this.audioWritten;
   }
 
+  /** Changes the size of the picture this client sends, mid-call. */
+  setVideoSize(width: number, height: number): void {
+    if (!this.opts.colour) throw new Error('this client sends no video');
+    const f = createI420(width, height);
+    fillI420(f, rgbToYuv(this.opts.colour));
+    this.outFrame = f;
+  }
+
+  /** Stops (or resumes) sending frames without renegotiating: a stalled camera. */
+  pauseVideo(paused: boolean): void {
+    this.videoPaused = paused;
+  }
+
+  async setProfile(profile: Profile): Promise<void> {
+    await call(this.socket, 'set-profile', { profile });
+  }
+
+  /** Bytes received so far on the video track and the negotiated video codec. */
+  async videoInboundStats(): Promise<{ bytesReceived: number; codec: string | null; at: number }> {
+    const report = await this.pc.getStats();
+    let bytesReceived = 0;
+    let codecId: string | null = null;
+    const codecs = new Map<string, string>();
+    report.forEach((s: { type: string; kind?: string; mediaType?: string; bytesReceived?: number; codecId?: string; id: string; mimeType?: string }) => {
+      if (s.type === 'inbound-rtp' && (s.kind ?? s.mediaType) === 'video') {
+        bytesReceived += s.bytesReceived ?? 0;
+        codecId = s.codecId ?? codecId;
+      }
+      if (s.type === 'codec' && s.mimeType) codecs.set(s.id, s.mimeType);
+    });
+    return { bytesReceived, codec: codecId ? (codecs.get(codecId) ?? null) : null, at: Date.now() };
+  }
+
   eventsNamed(name: string): unknown[] {
     return this.events.filter((e) => e.event === name).map((e) => e.data);
   }
@@ -135,10 +172,21 @@ export class TestClient {
     const h = this.opts.videoHeight ?? 240;
     const source = new RTCVideoSource();
     const track = source.createTrack();
-    const frame = createI420(w, h);
-    fillI420(frame, rgbToYuv(colour));
+    this.outFrame = createI420(w, h);
+    fillI420(this.outFrame, rgbToYuv(colour));
     this.pc.addTrack(track);
-    this.timers.push(setInterval(() => source.onFrame(frame), 66));
+    this.timers.push(
+      setInterval(() => {
+        if (!this.outFrame || this.videoPaused) return;
+        if (this.opts.noise) {
+          // The top half of the luma plane; the colour stays recognisable in the bottom half.
+          const y = this.outFrame.data;
+          const n = (this.outFrame.width * this.outFrame.height) >> 1;
+          for (let i = 0; i < n; i++) y[i] = (Math.random() * 256) | 0;
+        }
+        source.onFrame(this.outFrame);
+      }, 66),
+    );
     this.stoppers.push(() => track.stop());
   }
 

@@ -126,6 +126,9 @@ export class MediaRoom {
     const old = peer.profile;
     await peer.switchVideoTrack(profile, this.useProfile(profile).track);
     this.releaseProfile(old);
+    // The picture switches at once (replaceTrack); the new bitrate ceiling needs one round trip.
+    const sdp = await peer.createServerOffer();
+    if (sdp) this.notify('participant.offer', { participantId, sdp });
   }
 
   setMuted(participantId: string, kind: 'audio' | 'video', muted: boolean): void {
@@ -214,12 +217,14 @@ export class MediaRoom {
 
   // --- real-time path -------------------------------------------------------------------
 
+  /** Reused for every tile of every tick (the compositor reads it before asking again). */
+  private readonly tileSource: TileSource = { frame: null, displayName: '' };
   private readonly sourceOf = (id: string): TileSource => {
     const p = this.peers.get(id);
-    if (!p || p.videoMuted || !p.latestFrame || this.nowMs - p.lastFrameAt > STALE_VIDEO_MS) {
-      return { frame: null, displayName: p?.displayName ?? '?' };
-    }
-    return { frame: p.latestFrame, displayName: p.displayName };
+    const src = this.tileSource;
+    src.displayName = p?.displayName ?? '?';
+    src.frame = !p || p.videoMuted || this.nowMs - p.lastFrameAt > STALE_VIDEO_MS ? null : p.latestFrame;
+    return src;
   };
   private nowMs = 0;
 

@@ -134,7 +134,20 @@ export class ParticipantPeer {
     if (this.pc.signalingState !== 'have-local-offer') {
       throw new ConflictError(`no server offer is waiting for an answer (state ${this.pc.signalingState})`);
     }
-    await this.pc.setRemoteDescription({ type: 'answer', sdp });
+    const kbps = OUTPUT_PROFILES[this.profile].maxVideoKbps;
+    await this.pc.setRemoteDescription({ type: 'answer', sdp: withVideoBandwidth(sdp, kbps) });
+  }
+
+  /**
+   * Server-initiated renegotiation (e.g. a profile switch: the new bitrate ceiling takes effect
+   * when the client's answer comes back, because the ceiling lives in the remote description).
+   * Returns the offer to send to the client, or null when a negotiation is already under way.
+   */
+  async createServerOffer(): Promise<string | null> {
+    if (!this.negotiated || this.pc.signalingState !== 'stable') return null;
+    const offer = await this.pc.createOffer();
+    await this.pc.setLocalDescription(offer);
+    return this.pc.localDescription?.sdp ?? offer.sdp ?? null;
   }
 
   async addIceCandidate(candidate: IceCandidateInit | null): Promise<void> {
