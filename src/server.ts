@@ -2,9 +2,11 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { AppModule } from './app.module';
 import { DomainExceptionFilter } from './common/domain-exception.filter';
 import { Logger, setLogLevel } from './common/logger';
+import { projectRoot } from './common/paths';
 import type { AppConfig } from './config/config';
 import { EmbeddedRedis } from './redis/embedded-redis';
 
@@ -16,6 +18,7 @@ export interface RunningServer {
 }
 
 const log = new Logger('server');
+const PUBLIC_DIR = path.join(projectRoot(), 'public');
 
 /** Boots the control plane: embedded Redis when no REDIS_URL, then Nest, then listen. */
 export async function startServer(config: AppConfig): Promise<RunningServer> {
@@ -34,6 +37,8 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
     });
     app.useBodyParser('json', { limit: '256kb' });
     app.useGlobalFilters(new DomainExceptionFilter());
+    // The browser client and admin page (public/, bundled into public/dist by the build).
+    app.useStaticAssets(PUBLIC_DIR, { index: 'index.html', fallthrough: true });
     await app.listen(config.port, config.host);
     const addr = app.getHttpServer().address() as { port: number };
     const url = `http://${config.host}:${addr.port}`;

@@ -1,6 +1,6 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
-import { DomainError, type ErrorCode } from './errors';
+import { DomainError, RateLimitedError, type ErrorCode } from './errors';
 import { Logger } from './logger';
 
 /** The one map from domain error codes to HTTP statuses. */
@@ -13,6 +13,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   conflict: 409,
   room_full: 409,
+  limit_reached: 409,
   payload_too_large: 413,
   unprocessable: 422,
   rate_limited: 429,
@@ -30,6 +31,7 @@ export class DomainExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     if (exception instanceof DomainError) {
+      if (exception instanceof RateLimitedError) res.setHeader('Retry-After', String(exception.retryAfterSeconds));
       res.status(HTTP_STATUS[exception.code]).json({ error: exception.code, message: exception.message });
       return;
     }

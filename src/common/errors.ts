@@ -1,6 +1,6 @@
 /**
  * Domain errors. Thrown by services, the media worker and the channel between them; mapped to
- * HTTP statuses in one filter (http-exception.filter.ts) and to socket error events in one place
+ * HTTP statuses in one filter (domain-exception.filter.ts) and to socket error events in one place
  * (signaling gateway). Nothing in domain or media code throws HttpException.
  *
  * `code` is stable and part of the public API (REST `error` field, socket error `code`).
@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'not_found'
   | 'conflict'
   | 'room_full'
+  | 'limit_reached'
   | 'payload_too_large'
   | 'unprocessable'
   | 'rate_limited'
@@ -56,6 +57,10 @@ export class ConflictError extends DomainError {
 export class RoomFullError extends DomainError {
   override readonly code = 'room_full';
 }
+/** A configured limit other than room capacity (MAX_ROOMS, ...) would be exceeded. */
+export class LimitReachedError extends DomainError {
+  override readonly code = 'limit_reached';
+}
 export class PayloadTooLargeError extends DomainError {
   override readonly code = 'payload_too_large';
 }
@@ -64,6 +69,8 @@ export class UnprocessableError extends DomainError {
 }
 export class RateLimitedError extends DomainError {
   override readonly code = 'rate_limited';
+  /** Seconds until the next request would be accepted (sent as Retry-After). */
+  retryAfterSeconds = 1;
 }
 export class UnavailableError extends DomainError {
   override readonly code = 'unavailable';
@@ -88,6 +95,7 @@ const byName: Record<string, new (message: string) => DomainError> = {
   ParticipantNotFoundError,
   ConflictError,
   RoomFullError,
+  LimitReachedError,
   PayloadTooLargeError,
   UnprocessableError,
   RateLimitedError,

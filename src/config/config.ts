@@ -32,6 +32,23 @@ const schema = z.object({
   RECORDING_PROFILE: z.enum(['low', 'standard', 'high']).default('high'),
   RECORDING_SEGMENT_SECONDS: positiveInt.max(60).default(2),
   RECORDING_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
+  /** Prefix of every Redis key the control plane writes (rooms); lets servers share one Redis. */
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_:.-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ : . -')
+    .default('mcu:'),
+  MAX_ROOMS: positiveInt.default(100),
+  MAX_SDP_BYTES: positiveInt.max(1024 * 1024).default(64 * 1024),
+  MAX_ICE_CANDIDATES: positiveInt.max(1000).default(64),
+  /** Token buckets per client address: capacity = the per-minute figure, refilled evenly. */
+  RATE_LIMIT_JOIN_PER_MINUTE: positiveInt.default(120),
+  RATE_LIMIT_TOKENS_PER_MINUTE: positiveInt.default(300),
+  WEBHOOK_URLS: z.string().default(''),
+  WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  WEBHOOK_ATTEMPTS: positiveInt.max(50).default(10),
+  WEBHOOK_BACKOFF_MS: positiveInt.default(1000),
+  WEBHOOK_TIMEOUT_MS: positiveInt.default(5000),
+  METRICS_POLL_MS: positiveInt.default(5000),
 });
 
 export type Profile = 'low' | 'standard' | 'high';
@@ -63,6 +80,23 @@ export interface AppConfig {
     readonly workerStartTimeoutMs: number;
     readonly iceServers: readonly IceServer[];
   };
+  readonly redisKeyPrefix: string;
+  readonly limits: {
+    readonly maxRooms: number;
+    readonly maxSdpBytes: number;
+    readonly maxIceCandidates: number;
+    readonly joinsPerMinute: number;
+    readonly tokensPerMinute: number;
+  };
+  readonly webhooks: {
+    readonly urls: readonly string[];
+    /** Undefined: a generated secret from DATA_DIR/secrets.json is used (see src/auth/secrets.ts). */
+    readonly secret: string | undefined;
+    readonly attempts: number;
+    readonly backoffMs: number;
+    readonly timeoutMs: number;
+  };
+  readonly metricsPollMs: number;
   readonly recording: {
     readonly concurrency: number;
     readonly profile: Profile;
@@ -122,6 +156,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       workerStartTimeoutMs: e.MEDIA_WORKER_START_TIMEOUT_MS,
       iceServers,
     },
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    limits: {
+      maxRooms: e.MAX_ROOMS,
+      maxSdpBytes: e.MAX_SDP_BYTES,
+      maxIceCandidates: e.MAX_ICE_CANDIDATES,
+      joinsPerMinute: e.RATE_LIMIT_JOIN_PER_MINUTE,
+      tokensPerMinute: e.RATE_LIMIT_TOKENS_PER_MINUTE,
+    },
+    webhooks: {
+      urls: parseWebhookUrls(e.WEBHOOK_URLS),
+      secret: e.WEBHOOK_SECRET,
+      attempts: e.WEBHOOK_ATTEMPTS,
+      backoffMs: e.WEBHOOK_BACKOFF_MS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+    },
+    metricsPollMs: e.METRICS_POLL_MS,
     recording: {
       concurrency: e.RECORDING_CONCURRENCY,
       profile: e.RECORDING_PROFILE,
@@ -130,6 +180,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
   };
   return deepFreeze(config);
+}
+
+function parseWebhookUrls(raw: string): string[] {
+  const urls = raw
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
+  for (const u of urls) {
+    let ok = false;
+    try {
+      ok = ['http:', 'https:'].includes(new URL(u).protocol);
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new ConfigError(`Invalid configuration:\n  WEBHOOK_URLS: "${u}" is not an http(s) URL`);
+  }
+  return urls;
 }
 
 function deepFreeze<T extends object>(o: T): T {

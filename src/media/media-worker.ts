@@ -1,6 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type {
   MediaEvent,
@@ -13,6 +12,7 @@ import type {
 import { WORKER_EXIT_BAD_SETTINGS } from '../../workers/protocol/media';
 import { UnavailableError } from '../common/errors';
 import { Logger } from '../common/logger';
+import { projectRoot } from '../common/paths';
 import { WorkerChannel } from './worker-channel';
 
 export type WorkerState = 'starting' | 'running' | 'closing' | 'closed' | 'died';
@@ -27,11 +27,9 @@ export interface MediaWorkerOptions {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
-/** dist/src/media → dist/workers/media/main.js; also right when this file runs from src/ under ts-jest. */
+/** The compiled worker, also when this file runs from src/ under ts-jest (tests build first). */
 export function defaultWorkerEntry(): string {
-  const compiled = path.resolve(__dirname, '../../workers/media/main.js');
-  if (fs.existsSync(compiled)) return compiled;
-  return path.resolve(__dirname, '../../dist/workers/media/main.js');
+  return path.join(projectRoot(), 'dist/workers/media/main.js');
 }
 
 /**

@@ -1,9 +1,10 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type {
   IceCandidateInit,
   MediaEvent,
+  MediaKind,
   MediaNotificationMap,
   ParticipantRole,
   Profile,
@@ -11,19 +12,25 @@ import type {
 } from '../../workers/protocol/media';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config';
-import { BadRequestError, ParticipantNotFoundError, RoomFullError } from '../common/errors';
+import {
+  ForbiddenError,
+  ParticipantNotFoundError,
+  PayloadTooLargeError,
+  RoomFullError,
+  RoomNotFoundError,
+} from '../common/errors';
 import { Logger } from '../common/logger';
 import { MediaSupervisor } from '../media/media-supervisor.service';
 import type { JoinedPayload, ParticipantView, RoomEndReason, ServerToClientEvents } from '../signaling/signaling.types';
+import type { WebhookEventMap } from '../webhooks/webhook-events';
+import { WebhooksService } from '../webhooks/webhooks.service';
+import { RoomsRepository } from './rooms.repository';
+import type { ParticipantInfo, Room } from './rooms.schemas';
+import { sdpSendsMedia } from './sdp-direction';
 
-export interface ParticipantSession {
-  participantId: string;
-  displayName: string;
-  role: ParticipantRole;
-  profile: Profile;
+export interface ParticipantSession extends ParticipantInfo {
   /** The signaling connection that speaks for this participant. */
   connectionId: string;
-  joinedAt: string;
 }
 
 interface RoomSession {
@@ -40,25 +47,35 @@ type Outbound = {
 export interface SessionEvents {
   /** Something to deliver to one participant's signaling connection. */
   send: Outbound;
+  /** Close this signaling connection (after what was sent to it): kicked or replaced. */
+  drop: [connectionId: string];
   /** The room is over for these connections (worker died, room deleted...). */
   ended: [roomId: string, connectionIds: string[], reason: RoomEndReason, message: string];
+  /** A room's first participant joined (recordings starts auto-record rooms on this). */
+  'session-started': [room: Room];
+  /** A room's session is over (last participant left, deleted, worker died, shutdown). */
+  'session-ended': [roomId: string, reason: WebhookEventMap['room.ended']['reason']];
 }
 
-const ROOM_ID = /^[A-Za-z0-9_-]{1,64}$/;
+type LeaveReason = WebhookEventMap['participant.left']['reason'];
 
 /**
  * Live sessions: who is in which room and through which connection, and the bridge between
  * signaling and the room's media worker. Transport-agnostic: the gateway turns its events into
- * socket emits.
+ * socket emits. Joins, leaves and kicks of one room run one at a time (see serial), so a
+ * reconnect racing the old connection's disconnect cannot leave two sessions for one identity.
  */
 @Injectable()
-export class SessionsService extends EventEmitter<SessionEvents> implements OnModuleInit {
+export class SessionsService extends EventEmitter<SessionEvents> implements OnModuleInit, BeforeApplicationShutdown {
   private readonly rooms = new Map<string, RoomSession>();
+  private readonly locks = new Map<string, Promise<unknown>>();
   private readonly log = new Logger('sessions');
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly supervisor: MediaSupervisor,
+    private readonly repo: RoomsRepository,
+    private readonly webhooks: WebhooksService,
   ) {
     super();
   }
@@ -70,62 +87,88 @@ export class SessionsService extends EventEmitter<SessionEvents> implements OnMo
     );
   }
 
-  async join(
+  beforeApplicationShutdown(): void {
+    for (const roomId of [...this.rooms.keys()]) this.endRoom(roomId, 'server-shutdown', 'the server is shutting down');
+  }
+
+  /** Joins `identity` to a room that exists; the same identity joining again replaces its old session. */
+  join(
     roomId: string,
-    req: { displayName: string; role: ParticipantRole; profile?: Profile; connectionId: string },
+    req: { identity: string; displayName: string; role: ParticipantRole; profile?: Profile; connectionId: string },
   ): Promise<JoinedPayload> {
-    if (!ROOM_ID.test(roomId)) throw new BadRequestError('roomId must be 1-64 characters of A-Z a-z 0-9 _ -');
-    const displayName = String(req.displayName ?? '').trim().slice(0, 64);
-    if (!displayName) throw new BadRequestError('displayName is required');
-    const room = this.roomOrCreate(roomId);
-    const publishers = [...room.participants.values()].filter((p) => p.role === 'publisher').length;
-    if (req.role === 'publisher' && publishers >= room.settings.maxParticipants) {
-      throw new RoomFullError(`room ${roomId} is full (${room.settings.maxParticipants} publishers)`);
-    }
-    const participant: ParticipantSession = {
-      participantId: `p_${randomBytes(8).toString('hex')}`,
-      displayName,
-      role: req.role,
-      profile: req.profile ?? this.config.media.defaultProfile,
-      connectionId: req.connectionId,
-      joinedAt: new Date().toISOString(),
-    };
-    try {
-      const worker = await this.supervisor.acquire(roomId, room.settings);
-      await worker.request('participant.join', {
+    return this.serial(roomId, async () => {
+      const record = await this.repo.get(roomId);
+      if (!record) throw new RoomNotFoundError(`room ${roomId} does not exist`);
+      const session = this.rooms.get(roomId) ?? this.newSession(record);
+      const old = [...session.participants.values()].find((p) => p.identity === req.identity);
+      this.checkCapacity(session, req.role, old);
+      const participant: ParticipantSession = {
+        participantId: old?.participantId ?? `p_${randomBytes(8).toString('hex')}`,
+        identity: req.identity,
+        displayName: req.displayName,
+        role: req.role,
+        profile: req.profile ?? record.defaultProfile,
+        // A server mute outlives a reconnect: reconnecting must not be a way to unmute.
+        audioMuted: old?.audioMuted ?? false,
+        videoMuted: old?.videoMuted ?? false,
+        connectionId: req.connectionId,
+        joinedAt: new Date().toISOString(),
+      };
+      const worker = await this.supervisor.acquire(roomId, session.settings);
+      if (old) {
+        this.emit('send', old.connectionId, 'kicked', { reason: 'replaced', message: 'the same identity joined again' });
+        this.emit('drop', old.connectionId);
+        await this.remove(session, old, 'replaced');
+      }
+      try {
+        await worker.request('participant.join', {
+          participantId: participant.participantId,
+          displayName: participant.displayName,
+          role: participant.role,
+          profile: participant.profile,
+        });
+        for (const kind of ['audio', 'video'] as const) {
+          if (participant[`${kind}Muted`]) {
+            await worker.request('participant.setMuted', { participantId: participant.participantId, kind, muted: true });
+          }
+        }
+      } catch (err) {
+        if (session.participants.size === 0) this.supervisor.scheduleIdle(roomId);
+        throw err;
+      }
+      if (!this.rooms.has(roomId)) {
+        this.rooms.set(roomId, session);
+        this.webhooks.publish('room.started', { roomId });
+        this.emit('session-started', record);
+      }
+      for (const o of session.participants.values()) this.emit('send', o.connectionId, 'participant-joined', view(participant));
+      session.participants.set(participant.participantId, participant);
+      this.webhooks.publish('participant.joined', { roomId, ...pick(participant) });
+      this.log.info('participant joined', { roomId, participantId: participant.participantId, role: participant.role });
+      return {
         participantId: participant.participantId,
-        displayName,
-        role: participant.role,
-        profile: participant.profile,
-      });
-    } catch (err) {
-      if (room.participants.size === 0 && this.rooms.get(roomId) === room) this.rooms.delete(roomId);
-      throw err;
-    }
-    const others = [...room.participants.values()];
-    room.participants.set(participant.participantId, participant);
-    for (const o of others) this.emit('send', o.connectionId, 'participant-joined', view(participant));
-    this.log.info('participant joined', { roomId, participantId: participant.participantId, role: participant.role });
-    return {
-      participantId: participant.participantId,
-      iceServers: room.settings.iceServers,
-      room: {
-        roomId,
-        layout: room.settings.layout,
-        participants: [...room.participants.values()].map(view),
-        activeSpeakerId: room.activeSpeakerId,
-      },
-    };
+        iceServers: session.settings.iceServers,
+        room: {
+          roomId,
+          name: record.name,
+          layout: session.settings.layout,
+          fit: session.settings.fit,
+          pinnedParticipantId: session.settings.pinnedParticipantId,
+          participants: [...session.participants.values()].map(view),
+          activeSpeakerId: session.activeSpeakerId,
+        },
+      };
+    });
   }
 
   async offer(roomId: string, participantId: string, sdp: string): Promise<string> {
-    this.participant(roomId, participantId);
+    this.checkSdp(this.participant(roomId, participantId), sdp);
     const res = await this.worker(roomId).request('participant.offer', { participantId, sdp });
     return res.sdp;
   }
 
   async answer(roomId: string, participantId: string, sdp: string): Promise<void> {
-    this.participant(roomId, participantId);
+    this.checkSdp(this.participant(roomId, participantId), sdp);
     await this.worker(roomId).request('participant.answer', { participantId, sdp });
   }
 
@@ -140,33 +183,151 @@ export class SessionsService extends EventEmitter<SessionEvents> implements OnMo
     p.profile = profile;
   }
 
-  /** Idempotent: leaving twice, or after the room ended, is not an error. */
-  async leave(roomId: string, participantId: string): Promise<void> {
-    const room = this.rooms.get(roomId);
-    const p = room?.participants.get(participantId);
-    if (!room || !p) return;
-    room.participants.delete(participantId);
-    for (const o of room.participants.values()) this.emit('send', o.connectionId, 'participant-left', { participantId });
-    this.log.info('participant left', { roomId, participantId });
+  /**
+   * Idempotent: leaving twice, or after the room ended, is not an error. With a connectionId,
+   * only that connection's session leaves (an old socket closing after a reconnect is a no-op).
+   */
+  leave(roomId: string, participantId: string, connectionId?: string, reason: LeaveReason = 'left'): Promise<void> {
+    return this.serial(roomId, async () => {
+      const session = this.rooms.get(roomId);
+      const p = session?.participants.get(participantId);
+      if (!session || !p || (connectionId !== undefined && p.connectionId !== connectionId)) return;
+      await this.remove(session, p, reason);
+    });
+  }
+
+  /** Removes a participant at the server's request: it gets `kicked` and its connection closes. */
+  kick(roomId: string, participantId: string): Promise<void> {
+    return this.serial(roomId, async () => {
+      const session = this.rooms.get(roomId);
+      const p = this.participant(roomId, participantId);
+      this.emit('send', p.connectionId, 'kicked', { reason: 'kicked', message: 'removed from the room by an administrator' });
+      this.emit('drop', p.connectionId);
+      if (session) await this.remove(session, p, 'kicked');
+    });
+  }
+
+  /** Server-side mute: the worker drops the track from the mix / picture on its next tick. */
+  async setMuted(roomId: string, participantId: string, kind: MediaKind, muted: boolean): Promise<ParticipantInfo> {
+    const p = this.participant(roomId, participantId);
+    await this.worker(roomId).request('participant.setMuted', { participantId, kind, muted });
+    p[`${kind}Muted`] = muted;
+    this.broadcast(roomId, 'muted-by-server', { participantId, kind, muted });
+    return info(p);
+  }
+
+  /** Applies a stored room's layout to its live worker and tells the participants. */
+  async applyLayout(room: Room): Promise<void> {
+    const patch = { layout: room.layout, fit: room.fit, pinnedParticipantId: room.pinnedParticipantId };
+    const session = this.rooms.get(room.id);
+    if (session) session.settings = { ...session.settings, ...patch };
+    const worker = this.supervisor.get(room.id);
+    if (worker) await worker.request('room.update', patch);
+    this.broadcast(room.id, 'layout-changed', patch);
+  }
+
+  /** Sends an event to everyone in a room (recordings uses it for `recording-state`). */
+  broadcast<E extends keyof ServerToClientEvents>(roomId: string, event: E, data: Parameters<ServerToClientEvents[E]>[0]): void {
+    const session = this.rooms.get(roomId);
+    if (!session) return;
+    for (const p of session.participants.values()) (this.emit as (...a: unknown[]) => boolean)('send', p.connectionId, event, data);
+  }
+
+  /** Ends a room's session for everyone in it (worker died, room deleted, shutdown). */
+  endRoom(roomId: string, reason: RoomEndReason, message: string): void {
+    const session = this.rooms.get(roomId);
+    if (!session) return;
+    this.rooms.delete(roomId);
+    const participants = [...session.participants.values()];
+    this.log.warn('room ended', { roomId, reason, participants: participants.length });
+    this.emit('ended', roomId, participants.map((p) => p.connectionId), reason, message);
+    for (const p of participants) this.webhooks.publish('participant.left', { roomId, ...leftOf(p), reason: 'room-ended' });
+    this.webhooks.publish('room.ended', { roomId, reason });
+    this.emit('session-ended', roomId, reason);
+  }
+
+  participants(roomId: string): ParticipantInfo[] {
+    return [...(this.rooms.get(roomId)?.participants.values() ?? [])].map(info);
+  }
+
+  live(roomId: string): { active: boolean; activeSpeakerId: string | null; publishers: number; total: number } {
+    const s = this.rooms.get(roomId);
+    const all = [...(s?.participants.values() ?? [])];
+    return {
+      active: !!s,
+      activeSpeakerId: s?.activeSpeakerId ?? null,
+      publishers: all.filter((p) => p.role === 'publisher').length,
+      total: all.length,
+    };
+  }
+
+  /** Rooms with a live session and their participant counts by role (for /metrics). */
+  liveCounts(): { rooms: number; publishers: number; viewers: number } {
+    let publishers = 0;
+    let viewers = 0;
+    for (const s of this.rooms.values()) {
+      for (const p of s.participants.values()) if (p.role === 'publisher') publishers++;
+      else viewers++;
+    }
+    return { rooms: this.rooms.size, publishers, viewers };
+  }
+
+  hasIdentity(roomId: string, identity: string): boolean {
+    return [...(this.rooms.get(roomId)?.participants.values() ?? [])].some((p) => p.identity === identity);
+  }
+
+  private async remove(session: RoomSession, p: ParticipantSession, reason: LeaveReason): Promise<void> {
+    const roomId = session.roomId;
+    session.participants.delete(p.participantId);
+    for (const o of session.participants.values()) {
+      this.emit('send', o.connectionId, 'participant-left', { participantId: p.participantId, reason });
+    }
+    this.webhooks.publish('participant.left', { roomId, ...leftOf(p), reason });
+    this.log.info('participant left', { roomId, participantId: p.participantId, reason });
     const worker = this.supervisor.get(roomId);
-    if (worker) await worker.request('participant.leave', { participantId }).catch(() => undefined);
-    if (room.participants.size === 0) {
+    if (worker) await worker.request('participant.leave', { participantId: p.participantId }).catch(() => undefined);
+    if (session.participants.size === 0 && reason !== 'replaced' && this.rooms.get(roomId) === session) {
       this.rooms.delete(roomId);
       this.supervisor.scheduleIdle(roomId);
+      this.webhooks.publish('room.ended', { roomId, reason: 'empty' });
+      this.emit('session-ended', roomId, 'empty');
     }
   }
 
-  listRooms(): { roomId: string; participants: ParticipantView[] }[] {
-    return [...this.rooms.values()].map((r) => ({ roomId: r.roomId, participants: [...r.participants.values()].map(view) }));
+  /** Publishers up to the room's maximum; viewers as many again (the worker's mixer has 2× slots). */
+  private checkCapacity(session: RoomSession, role: ParticipantRole, replacing?: ParticipantSession): void {
+    const others = [...session.participants.values()].filter((p) => p !== replacing);
+    const max = session.settings.maxParticipants;
+    if (role === 'publisher' && others.filter((p) => p.role === 'publisher').length >= max) {
+      throw new RoomFullError(`room ${session.roomId} is full (${max} publishers)`);
+    }
+    if (others.length >= max * 2) throw new RoomFullError(`room ${session.roomId} is full (${max * 2} participants)`);
   }
 
-  private endRoom(roomId: string, reason: RoomEndReason, message: string): void {
-    const room = this.rooms.get(roomId);
-    if (!room) return;
-    this.rooms.delete(roomId);
-    const connections = [...room.participants.values()].map((p) => p.connectionId);
-    this.log.warn('room ended', { roomId, reason, participants: connections.length });
-    this.emit('ended', roomId, connections, reason, message);
+  private checkSdp(p: ParticipantSession, sdp: string): void {
+    if (Buffer.byteLength(sdp) > this.config.limits.maxSdpBytes) {
+      throw new PayloadTooLargeError(`sdp is larger than ${this.config.limits.maxSdpBytes} bytes`);
+    }
+    if (p.role === 'viewer' && sdpSendsMedia(sdp)) {
+      throw new ForbiddenError('viewers cannot publish: offer recvonly audio and video');
+    }
+  }
+
+  private newSession(room: Room): RoomSession {
+    return {
+      roomId: room.id,
+      settings: {
+        layout: room.layout,
+        fit: room.fit,
+        pinnedParticipantId: room.pinnedParticipantId,
+        maxParticipants: room.maxParticipants,
+        iceServers: [...this.config.media.iceServers],
+        maxSdpBytes: this.config.limits.maxSdpBytes,
+        maxIceCandidatesPerParticipant: this.config.limits.maxIceCandidates,
+      },
+      participants: new Map(),
+      activeSpeakerId: null,
+    };
   }
 
   private onWorkerNotification(roomId: string, event: MediaEvent, data: MediaNotificationMap[MediaEvent]): void {
@@ -195,34 +356,24 @@ export class SessionsService extends EventEmitter<SessionEvents> implements OnMo
       case 'room.activeSpeaker': {
         const d = data as MediaNotificationMap['room.activeSpeaker'];
         room.activeSpeakerId = d.participantId;
-        for (const p of room.participants.values()) this.emit('send', p.connectionId, 'active-speaker', d);
+        this.broadcast(roomId, 'active-speaker', d);
         return;
       }
       case 'recording.ended':
-        return;
+        return; // the recordings module listens to the supervisor itself
     }
   }
 
-  private roomOrCreate(roomId: string): RoomSession {
-    let room = this.rooms.get(roomId);
-    if (!room) {
-      room = {
-        roomId,
-        settings: {
-          layout: this.config.media.defaultLayout,
-          fit: 'crop',
-          pinnedParticipantId: null,
-          maxParticipants: this.config.media.maxParticipants,
-          iceServers: [...this.config.media.iceServers],
-          maxSdpBytes: 64 * 1024,
-          maxIceCandidatesPerParticipant: 64,
-        },
-        participants: new Map(),
-        activeSpeakerId: null,
-      };
-      this.rooms.set(roomId, room);
-    }
-    return room;
+  /** Runs fn after every earlier serial call for the same room has settled. */
+  private serial<T>(roomId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(roomId) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.locks.set(roomId, settled);
+    void settled.then(() => {
+      if (this.locks.get(roomId) === settled) this.locks.delete(roomId);
+    });
+    return next;
   }
 
   private participant(roomId: string, participantId: string): ParticipantSession {
@@ -238,6 +389,30 @@ export class SessionsService extends EventEmitter<SessionEvents> implements OnMo
   }
 }
 
+function info(p: ParticipantSession): ParticipantInfo {
+  const { connectionId: _c, ...rest } = p;
+  return rest;
+}
+
 function view(p: ParticipantSession): ParticipantView {
-  return { participantId: p.participantId, displayName: p.displayName, role: p.role };
+  return pickView(p);
+}
+
+function pickView(p: ParticipantSession): ParticipantView {
+  return {
+    participantId: p.participantId,
+    identity: p.identity,
+    displayName: p.displayName,
+    role: p.role,
+    audioMuted: p.audioMuted,
+    videoMuted: p.videoMuted,
+  };
+}
+
+function pick(p: ParticipantSession) {
+  return { participantId: p.participantId, identity: p.identity, displayName: p.displayName, role: p.role };
+}
+
+function leftOf(p: ParticipantSession) {
+  return { participantId: p.participantId, identity: p.identity };
 }

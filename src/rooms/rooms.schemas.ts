@@ -1,0 +1,102 @@
+import { z } from 'zod';
+
+/**
+ * Request and response shapes of the rooms API, as zod schemas: the same object validates a
+ * request, types the code (z.infer) and documents the endpoint (openApiSchema).
+ */
+export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const MAX_METADATA_BYTES = 16 * 1024;
+
+const layout = z.enum(['grid', 'speaker', 'pinned']);
+const fit = z.enum(['letterbox', 'crop']);
+const profile = z.enum(['low', 'standard', 'high']);
+const role = z.enum(['publisher', 'viewer']);
+const metadata = z
+  .record(z.string(), z.unknown())
+  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_METADATA_BYTES, {
+    message: `must be at most ${MAX_METADATA_BYTES} bytes as JSON`,
+  });
+
+export const createRoomSchema = z.strictObject({
+  id: z.string().regex(ROOM_ID_PATTERN, 'must be 1-64 characters of A-Z a-z 0-9 _ -').optional(),
+  name: z.string().trim().min(1).max(200).optional(),
+  layout: layout.optional(),
+  fit: fit.optional(),
+  defaultProfile: profile.optional(),
+  maxParticipants: z.number().int().min(1).max(64).optional(),
+  autoRecord: z.boolean().optional(),
+  metadata: metadata.optional(),
+});
+export type CreateRoomBody = z.infer<typeof createRoomSchema>;
+
+export const updateRoomSchema = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200).optional(),
+    layout: layout.optional(),
+    fit: fit.optional(),
+    pinnedParticipantId: z.string().min(1).max(64).nullable().optional(),
+    autoRecord: z.boolean().optional(),
+    metadata: metadata.optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: 'nothing to update' });
+export type UpdateRoomBody = z.infer<typeof updateRoomSchema>;
+
+export const createTokenSchema = z.strictObject({
+  identity: z.string().trim().min(1).max(128),
+  displayName: z.string().trim().min(1).max(64).optional(),
+  role: role.default('publisher'),
+  /** At most a day: join tokens are meant to be short-lived. */
+  ttlSeconds: z.number().int().min(10).max(86400).optional(),
+});
+export type CreateTokenBody = z.infer<typeof createTokenSchema>;
+
+export const muteSchema = z.strictObject({ kind: z.enum(['audio', 'video']) });
+export type MuteBody = z.infer<typeof muteSchema>;
+
+export const roomSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  layout,
+  fit,
+  pinnedParticipantId: z.string().nullable(),
+  defaultProfile: profile,
+  maxParticipants: z.number().int(),
+  autoRecord: z.boolean(),
+  metadata: z.record(z.string(), z.unknown()),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+/** A room's configuration: what is kept in Redis and survives a restart. */
+export type Room = z.infer<typeof roomSchema>;
+
+export const participantSchema = z.object({
+  participantId: z.string(),
+  identity: z.string(),
+  displayName: z.string(),
+  role,
+  profile,
+  audioMuted: z.boolean(),
+  videoMuted: z.boolean(),
+  joinedAt: z.string(),
+});
+export type ParticipantInfo = z.infer<typeof participantSchema>;
+
+export const roomSummarySchema = roomSchema.extend({ active: z.boolean(), participantCount: z.number().int() });
+export type RoomSummary = z.infer<typeof roomSummarySchema>;
+export const roomDetailSchema = roomSchema.extend({
+  active: z.boolean(),
+  activeSpeakerId: z.string().nullable(),
+  participants: z.array(participantSchema),
+});
+export type RoomDetail = z.infer<typeof roomDetailSchema>;
+
+export const tokenSchema = z.object({
+  token: z.string(),
+  roomId: z.string(),
+  identity: z.string(),
+  displayName: z.string(),
+  role,
+  expiresAt: z.string(),
+});
+
+export const errorSchema = z.object({ error: z.string(), message: z.string() });
