@@ -1,0 +1,418 @@
+import { execFile, type ChildProcess } from 'node:child_process';
+import { constants as fsConstants, createWriteStream, type WriteStream } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import ffmpeg from 'fluent-ffmpeg';
+import type { Logger } from '../../../src/common/logger';
+import { RECORDING_FILES } from '../../protocol/recording';
+import { DEFAULT_TERM_GRACE_MS, settlesWithin, terminate } from '../../recording/process-control';
+import { FrameSizeError, SegmenterStateError } from './errors';
+import { FrameBufferPool } from './frame-buffer-pool';
+
+export const AUDIO_SAMPLE_RATE = 48000;
+/** One mixer tick: 10 ms of mono audio at 48 kHz. */
+export const AUDIO_SAMPLES_PER_PUSH = 480;
+
+export interface RecordingSegmenterOptions {
+  recordingId: string;
+  /** RECORDINGS_DIR/<id>; segments go to <dir>/segments. */
+  dir: string;
+  width: number;
+  height: number;
+  fps: number;
+  segmentSeconds: number;
+  logger: Logger;
+  ffmpegPath?: string;
+  /** How long stop() waits for ffmpeg to flush the last segment before SIGTERM. */
+  stopTimeoutMs?: number;
+  /** Video frames allowed to wait for ffmpeg's stdin before new ones are dropped. */
+  maxQueuedVideoFrames?: number;
+}
+
+export interface SegmenterStats {
+  audioSamplesWritten: number;
+  videoFramesWritten: number;
+  /** Extra copies written to keep video up with the audio clock. */
+  videoFramesDuplicated: number;
+  /** Pushed frames not needed because video was ahead of the audio clock. */
+  videoFramesSkipped: number;
+  /** Frames lost to back-pressure (ffmpeg not draining stdin). */
+  videoFramesDropped: number;
+}
+
+export type SegmenterExitListener = (code: number | null, signal: NodeJS.Signals | null) => void;
+
+type State = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' | 'died';
+
+const AUDIO_FIFO = 'audio.fifo';
+/** ~10 s of audio waiting for ffmpeg means it is stuck: say so (audio is still never dropped). */
+const AUDIO_BACKLOG_WARN_BYTES = AUDIO_SAMPLE_RATE * 2 * 10;
+
+/**
+ * Turns the room's composed I420 frames and mixed PCM into MPEG-TS segments (H.264 + AAC) with
+ * one ffmpeg process driven through fluent-ffmpeg.
+ *
+ * Inputs: video goes to ffmpeg's stdin, audio through a FIFO in the recording directory. ffmpeg has
+ * one stdin, so one input needs another pipe; video takes stdin because it is the heavy stream
+ * (41 MB/s at 720p30) and the one we drop under back-pressure, which we observe on that socket.
+ * Audio is ~96 KB/s; the FIFO's kernel buffer alone holds ~0.7 s of it.
+ *
+ * Timing: both inputs are timestamped by ffmpeg from counts (frames / fps, samples / 48000), so
+ * what we write decides sync. Audio is the master clock: after N audio samples the video must have
+ * floor(N / 48000 * fps) + 1 frames. Each pushVideo writes the frame as many times as needed to reach
+ * that count (duplicates) or not at all (video ahead). Drift cannot accumulate because the target
+ * is recomputed from the audio count every time, never from wall-clock arrival.
+ */
+export class RecordingSegmenter {
+  private readonly log: Logger;
+  private readonly frameBytes: number;
+  private readonly stopTimeoutMs: number;
+  private readonly maxQueuedFrames: number;
+  private state: State = 'idle';
+  private command: ffmpeg.FfmpegCommand | undefined;
+  private proc: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private audioOut: WriteStream | undefined;
+  private readonly exitListeners: SegmenterExitListener[] = [];
+  private stderrTail: string[] = [];
+
+  private readonly pool: FrameBufferPool;
+  /** Held (one pool reference) so stop() can pad the video with it. */
+  private lastFrame: Buffer | undefined;
+  private queuedFrames = 0;
+  private dropping = false;
+  private audioBacklogWarned = false;
+  private readonly counters: SegmenterStats = {
+    audioSamplesWritten: 0,
+    videoFramesWritten: 0,
+    videoFramesDuplicated: 0,
+    videoFramesSkipped: 0,
+    videoFramesDropped: 0,
+  };
+
+  constructor(private readonly opts: RecordingSegmenterOptions) {
+    const { width, height, fps, segmentSeconds } = opts;
+    // yuv420p and libx264 need even sizes; anything else is a profile bug, caught here.
+    if (!(width > 0 && height > 0 && width % 2 === 0 && height % 2 === 0)) {
+      throw new FrameSizeError(`recording size ${width}x${height} must be positive and even`);
+    }
+    if (!(fps > 0 && Number.isInteger(fps)))
+      throw new SegmenterStateError(`fps ${fps} must be a positive integer`);
+    if (!(segmentSeconds > 0)) throw new SegmenterStateError(`segmentSeconds ${segmentSeconds} must be > 0`);
+    this.log = opts.logger.child({ recordingId: opts.recordingId });
+    this.frameBytes = (width * height * 3) / 2;
+    this.pool = new FrameBufferPool(this.frameBytes);
+    this.stopTimeoutMs = opts.stopTimeoutMs ?? 15000;
+    this.maxQueuedFrames = opts.maxQueuedVideoFrames ?? Math.max(2, Math.ceil(fps / 3));
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  get stats(): SegmenterStats {
+    return { ...this.counters };
+  }
+
+  /** Called once if ffmpeg dies while recording (not when stop() ends it). */
+  onExit(listener: SegmenterExitListener): void {
+    this.exitListeners.push(listener);
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'idle') throw new SegmenterStateError(`start() called while ${this.state}`);
+    this.state = 'starting';
+    const { dir, width, height, fps, segmentSeconds } = this.opts;
+    const segmentsDir = path.join(dir, RECORDING_FILES.segmentsDir);
+    await fs.mkdir(segmentsDir, { recursive: true });
+    const fifo = path.join(dir, AUDIO_FIFO);
+    await fs.rm(fifo, { force: true }); // left over by a crashed capture of this recording
+    await promisify(execFile)('mkfifo', ['-m', '600', fifo]);
+
+    const gop = Math.max(1, Math.round(fps * segmentSeconds));
+    const command = ffmpeg()
+      .input('pipe:0')
+      .inputOptions([
+        '-f rawvideo',
+        '-pix_fmt yuv420p',
+        `-s ${width}x${height}`,
+        `-r ${fps}`,
+        '-thread_queue_size 512',
+      ])
+      .input(fifo)
+      // Raw PCM has nothing to probe; without these ffmpeg waits for ~0.5 s of (real-time) audio
+      // before it starts reading video, and video would be dropped meanwhile.
+      .inputOptions([
+        '-f s16le',
+        `-ar ${AUDIO_SAMPLE_RATE}`,
+        '-ch_layout mono',
+        '-thread_queue_size 512',
+        '-probesize 32',
+        '-analyzeduration 0',
+      ])
+      .outputOptions([
+        '-map 0:v',
+        '-map 1:a',
+        '-c:v libx264',
+        '-preset veryfast',
+        '-tune zerolatency',
+        '-pix_fmt yuv420p',
+        // A keyframe exactly every segment: each segment then decodes on its own, and a crash
+        // loses at most the segment being written.
+        `-g ${gop}`,
+        `-keyint_min ${gop}`,
+        '-sc_threshold 0',
+        '-c:a aac',
+        '-b:a 96k',
+        '-f segment',
+        `-segment_time ${segmentSeconds}`,
+        '-segment_format mpegts',
+      ])
+      .output(path.join(segmentsDir, 'seg-%05d.ts'));
+    if (this.opts.ffmpegPath) command.setFfmpegPath(this.opts.ffmpegPath);
+    command.addOption('-hide_banner').addOption('-loglevel', 'warning').addOption('-nostats');
+    this.command = command;
+
+    await new Promise<void>((resolve, reject) => {
+      command.on('start', (cmdline: string) => {
+        // fluent-ffmpeg keeps the child in a field without a typed accessor; we need it for the
+        // pid, stdin and the exit code/signal.
+        const proc = (command as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
+        if (!proc?.stdin) {
+          reject(new SegmenterStateError('ffmpeg started without a stdin pipe'));
+          return;
+        }
+        this.attach(proc, fifo);
+        this.log.info('recording capture started', { pid: proc.pid, cmdline });
+        resolve();
+      });
+      command.on('stderr', (line: string) => this.keepStderr(line));
+      // fluent-ffmpeg reports every non-zero exit here; the exit handler decides what it means.
+      command.on('error', (err: Error) => {
+        if (this.state === 'starting') {
+          this.state = 'died';
+          reject(err);
+        }
+      });
+      command.run();
+    });
+    // ffmpeg may already have died between 'start' and here; handleExit then set 'died'.
+    if (this.state === 'starting') this.state = 'running';
+  }
+
+  /** Writes one composed frame (exactly width x height, I420). Returns false if it was not written. */
+  pushVideo(frame: { width: number; height: number; data: Uint8Array }): boolean {
+    if (!this.acceptsMedia('pushVideo')) return false;
+    if (
+      frame.width !== this.opts.width ||
+      frame.height !== this.opts.height ||
+      frame.data.length !== this.frameBytes
+    ) {
+      throw new FrameSizeError(
+        `frame ${frame.width}x${frame.height} (${frame.data.length} B) is not ${this.opts.width}x${this.opts.height} I420`,
+      );
+    }
+    const due = this.framesDue() - this.counters.videoFramesWritten;
+    if (due <= 0) {
+      this.counters.videoFramesSkipped++;
+      return false;
+    }
+    const room = this.maxQueuedFrames - this.queuedFrames;
+    if (room <= 0) {
+      this.noteDrop(1);
+      return false;
+    }
+    const buf = this.pool.acquire();
+    buf.set(frame.data);
+    this.setLastFrame(buf);
+    const copies = Math.min(due, room);
+    this.writeFrame(buf, copies);
+    if (copies < due) this.noteDrop(due - copies);
+    else if (this.dropping) {
+      this.dropping = false;
+      this.log.info('recording video caught up', { droppedSoFar: this.counters.videoFramesDropped });
+    }
+    return true;
+  }
+
+  /** Writes 10 ms of mono 48 kHz PCM. Audio is never dropped: it is the clock. */
+  pushAudio(samples: Int16Array): boolean {
+    if (!this.acceptsMedia('pushAudio') || !this.audioOut) return false;
+    // Copy: the mixer reuses its output buffer on the next tick. s16le matches the host byte
+    // order on every platform we run on (x86-64, arm64).
+    this.audioOut.write(Buffer.from(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength)));
+    this.counters.audioSamplesWritten += samples.length;
+    if (this.audioOut.writableLength > AUDIO_BACKLOG_WARN_BYTES && !this.audioBacklogWarned) {
+      this.audioBacklogWarned = true;
+      this.log.warn('ffmpeg is not reading recording audio', { backlogBytes: this.audioOut.writableLength });
+    }
+    return true;
+  }
+
+  /**
+   * Graceful stop: pads video up to the audio clock, closes both inputs and lets ffmpeg finish the
+   * last segment; SIGTERM after stopTimeoutMs, SIGKILL after a further grace period.
+   * `interrupted` is true if ffmpeg died earlier or had to be killed now.
+   */
+  async stop(): Promise<{ interrupted: boolean }> {
+    if (this.state === 'idle') throw new SegmenterStateError('stop() before start()');
+    if (this.state === 'starting') throw new SegmenterStateError('stop() before start() resolved');
+    if (this.state === 'stopping' || this.state === 'stopped')
+      throw new SegmenterStateError('stop() called twice');
+    const diedBefore = this.state === 'died';
+    let interrupted = diedBefore;
+    if (!diedBefore) {
+      this.state = 'stopping';
+      this.alignEnds();
+      this.proc?.stdin?.end();
+      this.audioOut?.end();
+      let exitCode: number | null = null;
+      let exitSignal: NodeJS.Signals | null = null;
+      this.proc?.once('exit', (code, signal) => {
+        exitCode = code;
+        exitSignal = signal;
+      });
+      if (!(await settlesWithin(this.exited, this.stopTimeoutMs)) && this.proc) {
+        const used = await terminate(this.proc, this.exited, DEFAULT_TERM_GRACE_MS);
+        this.log.warn('ffmpeg did not finish the recording in time', { timeoutMs: this.stopTimeoutMs, used });
+        interrupted = true;
+      } else if (exitCode !== 0 || exitSignal) {
+        // A non-zero exit on a clean close means the last segment may be cut short.
+        interrupted = true;
+        this.log.warn('ffmpeg exited abnormally on stop', {
+          code: exitCode,
+          signal: exitSignal,
+          stderr: this.stderrText(),
+        });
+      }
+    }
+    this.state = 'stopped';
+    await fs.rm(path.join(this.opts.dir, AUDIO_FIFO), { force: true });
+    this.log.info('recording capture stopped', { interrupted, ...this.counters });
+    return { interrupted };
+  }
+
+  private attach(proc: ChildProcess, fifo: string): void {
+    this.proc = proc;
+    this.exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    // EPIPE after ffmpeg died: the exit handler reports the death; nothing to do per write.
+    proc.stdin?.on('error', (err) => this.log.debug('ffmpeg stdin closed', { err }));
+    // Opening a FIFO for writing blocks (in libuv's thread pool) until ffmpeg opens it for reading.
+    const audioOut = createWriteStream(fifo, { highWaterMark: 64 * 1024 });
+    audioOut.on('error', (err) => this.log.debug('recording audio fifo closed', { err }));
+    this.audioOut = audioOut;
+    proc.once('exit', (code, signal) => this.handleExit(code, signal, fifo));
+  }
+
+  private handleExit(code: number | null, signal: NodeJS.Signals | null, fifo: string): void {
+    if (this.audioOut?.pending) {
+      // ffmpeg died before opening the FIFO: our open() would block a libuv thread forever.
+      // Opening the read end ourselves releases it; the write then fails with EPIPE and is dropped.
+      void fs
+        .open(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK)
+        .then((h) => h.close())
+        .catch(() => undefined);
+    }
+    this.audioOut?.destroy();
+    if (this.state !== 'running' && this.state !== 'starting') return;
+    this.state = 'died';
+    this.log.error('recording ffmpeg died', { pid: this.proc?.pid, code, signal, stderr: this.stderrText() });
+    for (const listener of this.exitListeners) {
+      try {
+        listener(code, signal);
+      } catch (err) {
+        this.log.error('recording exit listener threw', { err });
+      }
+    }
+  }
+
+  private acceptsMedia(method: string): boolean {
+    if (this.state === 'running') return true;
+    if (this.state === 'idle' || this.state === 'starting') {
+      throw new SegmenterStateError(`${method}() before start() resolved`);
+    }
+    return false; // stopping, stopped or died: late ticks of the media loop are ignored
+  }
+
+  /**
+   * Frames that must exist once a frame arriving now is written: the new frame takes the slot
+   * whose interval contains the current audio time, i.e. index floor(t * fps). (round(t * fps)
+   * frames would put every frame about one frame early: measured 34 ms at 15 and 30 fps.)
+   */
+  private framesDue(): number {
+    return Math.floor((this.counters.audioSamplesWritten * this.opts.fps) / AUDIO_SAMPLE_RATE) + 1;
+  }
+
+  private writeFrame(buf: Buffer, copies: number): void {
+    const stdin = this.proc?.stdin;
+    if (!stdin || stdin.destroyed) return;
+    for (let i = 0; i < copies; i++) {
+      this.queuedFrames++;
+      this.pool.retain(buf);
+      stdin.write(buf, () => {
+        this.queuedFrames--;
+        this.pool.release(buf);
+      });
+    }
+    this.counters.videoFramesWritten += copies;
+    this.counters.videoFramesDuplicated += copies - 1;
+  }
+
+  /**
+   * At stop, end both streams on the same video frame boundary: silence up to the end of the
+   * last frame, then the last frame (or black) repeated up to the audio. Without this the two
+   * streams' lengths differ by up to a frame.
+   */
+  private alignEnds(): void {
+    const { fps } = this.opts;
+    const c = this.counters;
+    const frames = Math.max(
+      c.videoFramesWritten,
+      Math.ceil((c.audioSamplesWritten * fps) / AUDIO_SAMPLE_RATE),
+    );
+    const silence = Math.round((frames * AUDIO_SAMPLE_RATE) / fps) - c.audioSamplesWritten;
+    if (silence > 0 && this.audioOut) {
+      this.audioOut.write(Buffer.alloc(silence * 2));
+      c.audioSamplesWritten += silence;
+    }
+    const due = frames - c.videoFramesWritten;
+    if (due <= 0) return;
+    let buf = this.lastFrame;
+    if (!buf) {
+      buf = this.pool.acquire();
+      const luma = this.opts.width * this.opts.height;
+      buf.fill(16, 0, luma); // black in limited-range YUV
+      buf.fill(128, luma);
+      this.setLastFrame(buf);
+    }
+    this.writeFrame(buf, due);
+  }
+
+  /** Takes over the caller's reference to `buf` and releases the previous last frame. */
+  private setLastFrame(buf: Buffer): void {
+    const previous = this.lastFrame;
+    this.lastFrame = buf;
+    if (previous) this.pool.release(previous);
+  }
+
+  private noteDrop(frames: number): void {
+    this.counters.videoFramesDropped += frames;
+    if (!this.dropping) {
+      this.dropping = true;
+      this.log.warn('ffmpeg is not keeping up: dropping recording video', {
+        queuedFrames: this.queuedFrames,
+        droppedSoFar: this.counters.videoFramesDropped,
+      });
+    }
+  }
+
+  private keepStderr(line: string): void {
+    this.stderrTail.push(line);
+    if (this.stderrTail.length > 20) this.stderrTail = this.stderrTail.slice(-20);
+  }
+
+  private stderrText(): string {
+    return this.stderrTail.join(' | ');
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Recording types shared by the control plane (recordings REST) and the workers (media worker's
+ * recorder, recording worker). Types and constants only: no I/O here, so both sides can import it
+ * without pulling in ffmpeg, BullMQ or the filesystem.
+ */
+
+/**
+ * recording → finalizing → ready        normal stop, finalize succeeded
+ * recording → finalizing → interrupted  capture died (manifest.interrupted), finalize kept what was there
+ * any → failed                          nothing playable could be produced (failureReason says why)
+ * 'ready', 'interrupted' and 'failed' are final; 'interrupted' recordings are playable.
+ */
+export type RecordingState = 'recording' | 'finalizing' | 'ready' | 'failed' | 'interrupted';
+
+export const FINAL_RECORDING_STATES: readonly RecordingState[] = ['ready', 'failed', 'interrupted'];
+
+/** Recording ids double as directory names, so the alphabet is restricted (no dots, no slashes). */
+export const RECORDING_ID_PATTERN = /^rec_[A-Za-z0-9_-]{6,40}$/;
+
+export interface RecordingParticipant {
+  participantId: string;
+  displayName: string;
+  /** ISO 8601. */
+  firstSeenAt: string;
+}
+
+export interface RecordingProfile {
+  width: number;
+  height: number;
+  fps: number;
+}
+
+export type RecordingFileKind = 'mp4' | 'webm' | 'thumbnail';
+
+export interface RecordingFile {
+  /** File name inside the recording directory, e.g. "recording.mp4". */
+  name: string;
+  kind: RecordingFileKind;
+  sizeBytes: number;
+  /** Lowercase hex. */
+  sha256: string;
+}
+
+export interface RecordingMedia {
+  durationSec: number;
+  width: number;
+  height: number;
+  videoCodec: string;
+  audioCodec: string;
+  sizeBytes: number;
+}
+
+/** RECORDINGS_DIR/<id>/manifest.json: the source of truth for a recording's metadata. */
+export interface RecordingManifest {
+  id: string;
+  roomId: string;
+  state: RecordingState;
+  /** ISO 8601 timestamps. */
+  createdAt: string;
+  startedAt: string;
+  endedAt?: string;
+  finalizedAt?: string;
+  participantsSeen: RecordingParticipant[];
+  profile: RecordingProfile;
+  /** Set as soon as we know capture died; finalize then ends in 'interrupted' instead of 'ready'. */
+  interrupted: boolean;
+  failureReason?: string;
+  media?: RecordingMedia;
+  files: RecordingFile[];
+  /** Finalize progress 0–100 while state is 'finalizing'. */
+  progress?: number;
+  webmRequested: boolean;
+}
+
+/** Directory layout inside RECORDINGS_DIR/<id>/. */
+export const RECORDING_FILES = {
+  manifest: 'manifest.json',
+  segmentsDir: 'segments',
+  mp4: 'recording.mp4',
+  webm: 'recording.webm',
+  thumbnail: 'thumbnail.jpg',
+} as const;
+
+/** seg-00000.ts, seg-00001.ts, ...: the zero padding keeps lexical order equal to numeric order. */
+export const SEGMENT_FILE_PATTERN = /^seg-(\d{5,})\.ts$/;
+
+export const FINALIZE_QUEUE = 'recording-finalize';
+
+export interface FinalizeJobData {
+  recordingId: string;
+  /** Also produce recording.webm (VP8/Opus). Defaults to manifest.webmRequested. */
+  webm?: boolean;
+}
+
+export interface FinalizeResult {
+  recordingId: string;
+  state: 'ready' | 'interrupted';
+  durationSec: number;
+  segmentsUsed: number;
+  segmentsSkipped: number;
+}
