@@ -1,11 +1,14 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
+import { AuthModule } from './auth/auth.module';
 import { HealthModule } from './health/health.module';
 import { MediaModule } from './media/media.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { RedisModule } from './redis/redis.module';
 import { RoomsModule } from './rooms/rooms.module';
 import { SignalingModule } from './signaling/signaling.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({})
 export class AppModule {
@@ -15,10 +18,13 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         RedisModule.forRoot(redisUrl),
+        AuthModule,
         MediaModule,
+        WebhooksModule,
         RoomsModule,
         SignalingModule,
         HealthModule,
+        MetricsModule,
       ],
     };
   }

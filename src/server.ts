@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import * as fs from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
 import * as path from 'node:path';
 import { AppModule } from './app.module';
 import { DomainExceptionFilter } from './common/domain-exception.filter';
@@ -9,6 +10,7 @@ import { Logger, setLogLevel } from './common/logger';
 import { projectRoot } from './common/paths';
 import type { AppConfig } from './config/config';
 import { EmbeddedRedis } from './redis/embedded-redis';
+import { setUpOpenApi } from './openapi';
 
 export interface RunningServer {
   app: NestExpressApplication;
@@ -37,9 +39,16 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
     });
     app.useBodyParser('json', { limit: '256kb' });
     app.useGlobalFilters(new DomainExceptionFilter());
+    setUpOpenApi(app);
     // The browser client and admin page (public/, bundled into public/dist by the build).
     app.useStaticAssets(PUBLIC_DIR, { index: 'index.html', fallthrough: true });
     await app.listen(config.port, config.host);
+    // Longer than the usual 60 s idle timeout of load balancers and than any client keep-alive,
+    // so that the server is never the side that closes an idle connection a client is reusing
+    // (the request would fail with ECONNRESET).
+    const http = app.getHttpServer() as HttpServer;
+    http.keepAliveTimeout = 65_000;
+    http.headersTimeout = 66_000;
     const addr = app.getHttpServer().address() as { port: number };
     const url = `http://${config.host}:${addr.port}`;
     log.info('server listening', { url, redis: embedded ? 'embedded' : 'external', recordingsDir: config.recordingsDir });

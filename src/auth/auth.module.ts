@@ -17,7 +17,11 @@ export const TOKEN_RATE_LIMITER = Symbol('TOKEN_RATE_LIMITER');
 @Module({
   providers: [
     { provide: AUTH_SECRETS, inject: [APP_CONFIG], useFactory: (c: AppConfig) => loadOrCreateSecrets(c) },
-    { provide: JOIN_RATE_LIMITER, inject: [APP_CONFIG], useFactory: (c: AppConfig) => new RateLimiter(c.limits.joinsPerMinute, 'join') },
+    {
+      provide: JOIN_RATE_LIMITER,
+      inject: [APP_CONFIG],
+      useFactory: (c: AppConfig) => new RateLimiter(c.limits.joinsPerMinute, 'join'),
+    },
     {
       provide: TOKEN_RATE_LIMITER,
       inject: [APP_CONFIG],

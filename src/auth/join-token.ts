@@ -45,7 +45,11 @@ export function signJoinToken(claims: JoinClaims, secret: string): string {
 }
 
 /** Returns the claims of a well-signed, unexpired token, else throws UnauthorizedError. */
-export function verifyJoinToken(token: string, secret: string, nowSeconds = Math.floor(Date.now() / 1000)): JoinClaims {
+export function verifyJoinToken(
+  token: string,
+  secret: string,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): JoinClaims {
   const parts = typeof token === 'string' ? token.split('.') : [];
   if (parts.length !== 3 || token.length > 4096) throw new UnauthorizedError('malformed join token');
   const [header, payload, signature] = parts;

@@ -31,7 +31,9 @@ export class RateLimiter {
     b.at = now;
     if (b.tokens < 1) {
       this.buckets.set(key, b);
-      const err = new RateLimitedError(`too many ${this.what} requests; at most ${this.perMinute} per minute`);
+      const err = new RateLimitedError(
+        `too many ${this.what} requests; at most ${this.perMinute} per minute`,
+      );
       err.retryAfterSeconds = Math.max(1, Math.ceil((1 - b.tokens) / this.refillPerMs / 1000));
       throw err;
     }

@@ -71,7 +71,8 @@ function readStored(file: string): Stored {
     return {};
   }
   const parsed = JSON.parse(raw) as unknown;
-  if (!parsed || typeof parsed !== 'object') throw new Error(`${file} is not a JSON object; delete it to regenerate`);
+  if (!parsed || typeof parsed !== 'object')
+    throw new Error(`${file} is not a JSON object; delete it to regenerate`);
   const out: Stored = {};
   for (const k of ['adminApiKey', 'jwtSecret', 'webhookSecret'] as const) {
     const v = (parsed as Record<string, unknown>)[k];

@@ -135,7 +135,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   try {
     iceServers = iceServerSchema.parse(JSON.parse(e.ICE_SERVERS));
   } catch {
-    throw new ConfigError('Invalid configuration:\n  ICE_SERVERS: must be a JSON array of {urls, username?, credential?}');
+    throw new ConfigError(
+      'Invalid configuration:\n  ICE_SERVERS: must be a JSON array of {urls, username?, credential?}',
+    );
   }
   const config: AppConfig = {
     host: e.HOST,

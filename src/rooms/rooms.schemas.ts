@@ -81,7 +81,10 @@ export const participantSchema = z.object({
 });
 export type ParticipantInfo = z.infer<typeof participantSchema>;
 
-export const roomSummarySchema = roomSchema.extend({ active: z.boolean(), participantCount: z.number().int() });
+export const roomSummarySchema = roomSchema.extend({
+  active: z.boolean(),
+  participantCount: z.number().int(),
+});
 export type RoomSummary = z.infer<typeof roomSummarySchema>;
 export const roomDetailSchema = roomSchema.extend({
   active: z.boolean(),

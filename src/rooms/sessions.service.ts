@@ -8,7 +8,6 @@ import type {
   MediaNotificationMap,
   ParticipantRole,
   Profile,
-  RoomMediaSettings,
 } from '../../workers/protocol/media';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config';
@@ -16,32 +15,34 @@ import {
   ForbiddenError,
   ParticipantNotFoundError,
   PayloadTooLargeError,
-  RoomFullError,
   RoomNotFoundError,
 } from '../common/errors';
 import { Logger } from '../common/logger';
 import { MediaSupervisor } from '../media/media-supervisor.service';
-import type { JoinedPayload, ParticipantView, RoomEndReason, ServerToClientEvents } from '../signaling/signaling.types';
+import type { JoinedPayload, RoomEndReason, ServerToClientEvents } from '../signaling/signaling.types';
 import type { WebhookEventMap } from '../webhooks/webhook-events';
 import { WebhooksService } from '../webhooks/webhooks.service';
 import { RoomsRepository } from './rooms.repository';
 import type { ParticipantInfo, Room } from './rooms.schemas';
+import {
+  checkCapacity,
+  info,
+  KeyedSerialQueue,
+  leftOf,
+  newRoomSession,
+  pick,
+  view,
+  type ParticipantSession,
+  type RoomSession,
+} from './room-session';
 import { sdpSendsMedia } from './sdp-direction';
 
-export interface ParticipantSession extends ParticipantInfo {
-  /** The signaling connection that speaks for this participant. */
-  connectionId: string;
-}
-
-interface RoomSession {
-  roomId: string;
-  settings: RoomMediaSettings;
-  participants: Map<string, ParticipantSession>;
-  activeSpeakerId: string | null;
-}
-
 type Outbound = {
-  [E in keyof ServerToClientEvents]: [connectionId: string, event: E, data: Parameters<ServerToClientEvents[E]>[0]];
+  [E in keyof ServerToClientEvents]: [
+    connectionId: string,
+    event: E,
+    data: Parameters<ServerToClientEvents[E]>[0],
+  ];
 }[keyof ServerToClientEvents];
 
 export interface SessionEvents {
@@ -66,9 +67,12 @@ type LeaveReason = WebhookEventMap['participant.left']['reason'];
  * reconnect racing the old connection's disconnect cannot leave two sessions for one identity.
  */
 @Injectable()
-export class SessionsService extends EventEmitter<SessionEvents> implements OnModuleInit, BeforeApplicationShutdown {
+export class SessionsService
+  extends EventEmitter<SessionEvents>
+  implements OnModuleInit, BeforeApplicationShutdown
+{
   private readonly rooms = new Map<string, RoomSession>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedSerialQueue();
   private readonly log = new Logger('sessions');
 
   constructor(
@@ -81,27 +85,40 @@ export class SessionsService extends EventEmitter<SessionEvents> implements OnMo
   }
 
   onModuleInit(): void {
-    this.supervisor.on('notification', (roomId, event, data) => this.onWorkerNotification(roomId, event, data));
+    this.supervisor.on('notification', (roomId, event, data) =>
+      this.onWorkerNotification(roomId, event, data),
+    );
     this.supervisor.on('died', (roomId, reason) =>
-      this.endRoom(roomId, 'media-worker-died', `the room's media worker ${reason}; join again to restart the room`),
+      this.endRoom(
+        roomId,
+        'media-worker-died',
+        `the room's media worker ${reason}; join again to restart the room`,
+      ),
     );
   }
 
   beforeApplicationShutdown(): void {
-    for (const roomId of [...this.rooms.keys()]) this.endRoom(roomId, 'server-shutdown', 'the server is shutting down');
+    for (const roomId of [...this.rooms.keys()])
+      this.endRoom(roomId, 'server-shutdown', 'the server is shutting down');
   }
 
   /** Joins `identity` to a room that exists; the same identity joining again replaces its old session. */
   join(
     roomId: string,
-    req: { identity: string; displayName: string; role: ParticipantRole; profile?: Profile; connectionId: string },
+    req: {
+      identity: string;
+      displayName: string;
+      role: ParticipantRole;
+      profile?: Profile;
+      connectionId: string;
+    },
   ): Promise<JoinedPayload> {
-    return this.serial(roomId, async () => {
+    return this.locks.run(roomId, async () => {
       const record = await this.repo.get(roomId);
       if (!record) throw new RoomNotFoundError(`room ${roomId} does not exist`);
-      const session = this.rooms.get(roomId) ?? this.newSession(record);
+      const session = this.rooms.get(roomId) ?? newRoomSession(record, this.config);
       const old = [...session.participants.values()].find((p) => p.identity === req.identity);
-      this.checkCapacity(session, req.role, old);
+      checkCapacity(session, req.role, old);
       const participant: ParticipantSession = {
         participantId: old?.participantId ?? `p_${randomBytes(8).toString('hex')}`,
         identity: req.identity,
@@ -116,7 +133,10 @@ export class SessionsService extends EventEmitter<SessionEvents> implements OnMo
       };
       const worker = await this.supervisor.acquire(roomId, session.settings);
       if (old) {
-        this.emit('send', old.connectionId, 'kicked', { reason: 'replaced', message: 'the same identity joined again' });
+        this.emit('send', old.connectionId, 'kicked', {
+          reason: 'replaced',
+          message: 'the same identity joined again',
+        });
         this.emit('drop', old.connectionId);
         await this.remove(session, old, 'replaced');
       }
@@ -129,10 +149,15 @@ export class SessionsService extends EventEmitter<SessionEvents> implements OnMo
         });
         for (const kind of ['audio', 'video'] as const) {
           if (participant[`${kind}Muted`]) {
-            await worker.request('participant.setMuted', { participantId: participant.participantId, kind, muted: true });
+            await worker.request('participant.setMuted', {
+              participantId: participant.participantId,
+              kind,
+              muted: true,
+            });
           }
         }
       } catch (err) {
+        this.closeIfEmpty(session);
         if (session.participants.size === 0) this.supervisor.scheduleIdle(roomId);
         throw err;
       }
@@ -141,10 +166,15 @@ export class SessionsService extends EventEmitter<SessionEvents> implements OnMo
         this.webhooks.publish('room.started', { roomId });
         this.emit('session-started', record);
       }
-      for (const o of session.participants.values()) this.emit('send', o.connectionId, 'participant-joined', view(participant));
+      for (const o of session.participants.values())
+        this.emit('send', o.connectionId, 'participant-joined', view(participant));
       session.participants.set(participant.participantId, participant);
       this.webhooks.publish('participant.joined', { roomId, ...pick(participant) });
-      this.log.info('participant joined', { roomId, participantId: participant.participantId, role: participant.role });
+      this.log.info('participant joined', {
+        roomId,
+        participantId: participant.participantId,
+        role: participant.role,
+      });
       return {
         participantId: participant.participantId,
         iceServers: session.settings.iceServers,
@@ -187,8 +217,13 @@ export class SessionsService extends EventEmitter<SessionEvents> implements OnMo
    * Idempotent: leaving twice, or after the room ended, is not an error. With a connectionId,
    * only that connection's session leaves (an old socket closing after a reconnect is a no-op).
    */
-  leave(roomId: string, participantId: string, connectionId?: string, reason: LeaveReason = 'left'): Promise<void> {
-    return this.serial(roomId, async () => {
+  leave(
+    roomId: string,
+    participantId: string,
+    connectionId?: string,
+    reason: LeaveReason = 'left',
+  ): Promise<void> {
+    return this.locks.run(roomId, async () => {
       const session = this.rooms.get(roomId);
       const p = session?.participants.get(participantId);
       if (!session || !p || (connectionId !== undefined && p.connectionId !== connectionId)) return;
@@ -198,17 +233,25 @@ export class SessionsService extends EventEmitter<SessionEvents> implements OnMo
 
   /** Removes a participant at the server's request: it gets `kicked` and its connection closes. */
   kick(roomId: string, participantId: string): Promise<void> {
-    return this.serial(roomId, async () => {
+    return this.locks.run(roomId, async () => {
       const session = this.rooms.get(roomId);
       const p = this.participant(roomId, participantId);
-      this.emit('send', p.connectionId, 'kicked', { reason: 'kicked', message: 'removed from the room by an administrator' });
+      this.emit('send', p.connectionId, 'kicked', {
+        reason: 'kicked',
+        message: 'removed from the room by an administrator',
+      });
       this.emit('drop', p.connectionId);
       if (session) await this.remove(session, p, 'kicked');
     });
   }
 
   /** Server-side mute: the worker drops the track from the mix / picture on its next tick. */
-  async setMuted(roomId: string, participantId: string, kind: MediaKind, muted: boolean): Promise<ParticipantInfo> {
+  async setMuted(
+    roomId: string,
+    participantId: string,
+    kind: MediaKind,
+    muted: boolean,
+  ): Promise<ParticipantInfo> {
     const p = this.participant(roomId, participantId);
     await this.worker(roomId).request('participant.setMuted', { participantId, kind, muted });
     p[`${kind}Muted`] = muted;
@@ -227,10 +270,15 @@ export class SessionsService extends EventEmitter<SessionEvents> implements OnMo
   }
 
   /** Sends an event to everyone in a room (recordings uses it for `recording-state`). */
-  broadcast<E extends keyof ServerToClientEvents>(roomId: string, event: E, data: Parameters<ServerToClientEvents[E]>[0]): void {
+  broadcast<E extends keyof ServerToClientEvents>(
+    roomId: string,
+    event: E,
+    data: Parameters<ServerToClientEvents[E]>[0],
+  ): void {
     const session = this.rooms.get(roomId);
     if (!session) return;
-    for (const p of session.participants.values()) (this.emit as (...a: unknown[]) => boolean)('send', p.connectionId, event, data);
+    for (const p of session.participants.values())
+      (this.emit as (...a: unknown[]) => boolean)('send', p.connectionId, event, data);
   }
 
   /** Ends a room's session for everyone in it (worker died, room deleted, shutdown). */
@@ -240,8 +288,15 @@ export class SessionsService extends EventEmitter<SessionEvents> implements OnMo
     this.rooms.delete(roomId);
     const participants = [...session.participants.values()];
     this.log.warn('room ended', { roomId, reason, participants: participants.length });
-    this.emit('ended', roomId, participants.map((p) => p.connectionId), reason, message);
-    for (const p of participants) this.webhooks.publish('participant.left', { roomId, ...leftOf(p), reason: 'room-ended' });
+    this.emit(
+      'ended',
+      roomId,
+      participants.map((p) => p.connectionId),
+      reason,
+      message,
+    );
+    for (const p of participants)
+      this.webhooks.publish('participant.left', { roomId, ...leftOf(p), reason: 'room-ended' });
     this.webhooks.publish('room.ended', { roomId, reason });
     this.emit('session-ended', roomId, reason);
   }
@@ -250,7 +305,12 @@ export class SessionsService extends EventEmitter<SessionEvents> implements OnMo
     return [...(this.rooms.get(roomId)?.participants.values() ?? [])].map(info);
   }
 
-  live(roomId: string): { active: boolean; activeSpeakerId: string | null; publishers: number; total: number } {
+  live(roomId: string): {
+    active: boolean;
+    activeSpeakerId: string | null;
+    publishers: number;
+    total: number;
+  } {
     const s = this.rooms.get(roomId);
     const all = [...(s?.participants.values() ?? [])];
     return {
@@ -266,8 +326,9 @@ export class SessionsService extends EventEmitter<SessionEvents> implements OnMo
     let publishers = 0;
     let viewers = 0;
     for (const s of this.rooms.values()) {
-      for (const p of s.participants.values()) if (p.role === 'publisher') publishers++;
-      else viewers++;
+      for (const p of s.participants.values())
+        if (p.role === 'publisher') publishers++;
+        else viewers++;
     }
     return { rooms: this.rooms.size, publishers, viewers };
   }
@@ -285,23 +346,18 @@ export class SessionsService extends EventEmitter<SessionEvents> implements OnMo
     this.webhooks.publish('participant.left', { roomId, ...leftOf(p), reason });
     this.log.info('participant left', { roomId, participantId: p.participantId, reason });
     const worker = this.supervisor.get(roomId);
-    if (worker) await worker.request('participant.leave', { participantId: p.participantId }).catch(() => undefined);
-    if (session.participants.size === 0 && reason !== 'replaced' && this.rooms.get(roomId) === session) {
-      this.rooms.delete(roomId);
-      this.supervisor.scheduleIdle(roomId);
-      this.webhooks.publish('room.ended', { roomId, reason: 'empty' });
-      this.emit('session-ended', roomId, 'empty');
-    }
+    if (worker)
+      await worker.request('participant.leave', { participantId: p.participantId }).catch(() => undefined);
+    // A replaced participant's successor joins right after: the session goes on.
+    if (reason !== 'replaced') this.closeIfEmpty(session);
   }
 
-  /** Publishers up to the room's maximum; viewers as many again (the worker's mixer has 2× slots). */
-  private checkCapacity(session: RoomSession, role: ParticipantRole, replacing?: ParticipantSession): void {
-    const others = [...session.participants.values()].filter((p) => p !== replacing);
-    const max = session.settings.maxParticipants;
-    if (role === 'publisher' && others.filter((p) => p.role === 'publisher').length >= max) {
-      throw new RoomFullError(`room ${session.roomId} is full (${max} publishers)`);
-    }
-    if (others.length >= max * 2) throw new RoomFullError(`room ${session.roomId} is full (${max * 2} participants)`);
+  private closeIfEmpty(session: RoomSession): void {
+    if (session.participants.size > 0 || this.rooms.get(session.roomId) !== session) return;
+    this.rooms.delete(session.roomId);
+    this.supervisor.scheduleIdle(session.roomId);
+    this.webhooks.publish('room.ended', { roomId: session.roomId, reason: 'empty' });
+    this.emit('session-ended', session.roomId, 'empty');
   }
 
   private checkSdp(p: ParticipantSession, sdp: string): void {
@@ -313,24 +369,11 @@ export class SessionsService extends EventEmitter<SessionEvents> implements OnMo
     }
   }
 
-  private newSession(room: Room): RoomSession {
-    return {
-      roomId: room.id,
-      settings: {
-        layout: room.layout,
-        fit: room.fit,
-        pinnedParticipantId: room.pinnedParticipantId,
-        maxParticipants: room.maxParticipants,
-        iceServers: [...this.config.media.iceServers],
-        maxSdpBytes: this.config.limits.maxSdpBytes,
-        maxIceCandidatesPerParticipant: this.config.limits.maxIceCandidates,
-      },
-      participants: new Map(),
-      activeSpeakerId: null,
-    };
-  }
-
-  private onWorkerNotification(roomId: string, event: MediaEvent, data: MediaNotificationMap[MediaEvent]): void {
+  private onWorkerNotification(
+    roomId: string,
+    event: MediaEvent,
+    data: MediaNotificationMap[MediaEvent],
+  ): void {
     const room = this.rooms.get(roomId);
     if (!room) return;
     const to = (participantId: string) => room.participants.get(participantId)?.connectionId;
@@ -364,18 +407,6 @@ export class SessionsService extends EventEmitter<SessionEvents> implements OnMo
     }
   }
 
-  /** Runs fn after every earlier serial call for the same room has settled. */
-  private serial<T>(roomId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(roomId) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const settled = next.catch(() => undefined);
-    this.locks.set(roomId, settled);
-    void settled.then(() => {
-      if (this.locks.get(roomId) === settled) this.locks.delete(roomId);
-    });
-    return next;
-  }
-
   private participant(roomId: string, participantId: string): ParticipantSession {
     const p = this.rooms.get(roomId)?.participants.get(participantId);
     if (!p) throw new ParticipantNotFoundError(`participant ${participantId} is not in room ${roomId}`);
@@ -387,32 +418,4 @@ export class SessionsService extends EventEmitter<SessionEvents> implements OnMo
     if (!w) throw new ParticipantNotFoundError(`room ${roomId} has no running media worker`);
     return w;
   }
-}
-
-function info(p: ParticipantSession): ParticipantInfo {
-  const { connectionId: _c, ...rest } = p;
-  return rest;
-}
-
-function view(p: ParticipantSession): ParticipantView {
-  return pickView(p);
-}
-
-function pickView(p: ParticipantSession): ParticipantView {
-  return {
-    participantId: p.participantId,
-    identity: p.identity,
-    displayName: p.displayName,
-    role: p.role,
-    audioMuted: p.audioMuted,
-    videoMuted: p.videoMuted,
-  };
-}
-
-function pick(p: ParticipantSession) {
-  return { participantId: p.participantId, identity: p.identity, displayName: p.displayName, role: p.role };
-}
-
-function leftOf(p: ParticipantSession) {
-  return { participantId: p.participantId, identity: p.identity };
 }

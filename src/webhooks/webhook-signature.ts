@@ -6,7 +6,11 @@ export function signWebhookBody(body: string | Buffer, secret: string): string {
 }
 
 /** What a receiver does with the raw body and the header (also used by the tests). */
-export function verifyWebhookSignature(body: string | Buffer, header: string | undefined, secret: string): boolean {
+export function verifyWebhookSignature(
+  body: string | Buffer,
+  header: string | undefined,
+  secret: string,
+): boolean {
   if (!header) return false;
   const expected = Buffer.from(signWebhookBody(body, secret));
   const given = Buffer.from(header);

@@ -55,7 +55,13 @@ export class WebhooksService implements OnModuleInit, OnApplicationShutdown {
     this.worker.on('failed', (job, err) => {
       if (!job) return;
       const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError;
-      const fields = { event: job.data.event, url: job.data.url, deliveryId: job.data.deliveryId, attempt: job.attemptsMade, err: err.message };
+      const fields = {
+        event: job.data.event,
+        url: job.data.url,
+        deliveryId: job.data.deliveryId,
+        attempt: job.attemptsMade,
+        err: err.message,
+      };
       if (final) this.log.error('webhook delivery failed for good', fields);
       else this.log.info('webhook delivery failed; will retry', fields);
     });
@@ -64,7 +70,12 @@ export class WebhooksService implements OnModuleInit, OnApplicationShutdown {
   /** Fire and forget: enqueues the event for every configured URL. */
   publish<E extends WebhookEvent>(event: E, data: WebhookEventMap[E]): void {
     if (!this.queue) return;
-    const envelope: WebhookEnvelope<E> = { id: `evt_${randomUUID()}`, event, createdAt: new Date().toISOString(), data };
+    const envelope: WebhookEnvelope<E> = {
+      id: `evt_${randomUUID()}`,
+      event,
+      createdAt: new Date().toISOString(),
+      data,
+    };
     const body = JSON.stringify(envelope);
     const jobs = this.config.webhooks.urls.map((url) => ({
       name: event,
@@ -76,7 +87,9 @@ export class WebhooksService implements OnModuleInit, OnApplicationShutdown {
         removeOnFail: 5000,
       },
     }));
-    this.queue.addBulk(jobs).catch((err: unknown) => this.log.error('could not enqueue a webhook event', { event, err }));
+    this.queue
+      .addBulk(jobs)
+      .catch((err: unknown) => this.log.error('could not enqueue a webhook event', { event, err }));
   }
 
   /** Job counts by state, for /metrics. */

@@ -4,7 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadConfig } from '../../src/config/config';
 import { setLogSink } from '../../src/common/logger';
+import { AUTH_SECRETS, secretsFile, type AuthSecrets } from '../../src/auth/secrets';
 import { startServer, type RunningServer } from '../../src/server';
+import { registerAdminKey } from './api';
 
 export const ROOT = path.resolve(__dirname, '../..');
 
@@ -34,6 +36,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ...env,
   });
   const server = await startServer(config);
+  registerAdminKey(server.url, server.app.get<symbol, AuthSecrets>(AUTH_SECRETS).adminApiKey);
   return Object.assign(server, { logs });
 }
 
@@ -87,6 +90,9 @@ export async function spawnServer(env: Record<string, string> = {}): Promise<Ser
       reject(new Error(`server exited with ${code} before listening:\n${lines.join('\n')}`));
     });
   });
+  // A zero-config server keeps its generated admin key in DATA_DIR/secrets.json.
+  const secrets = env.ADMIN_API_KEY ? null : (JSON.parse(fs.readFileSync(secretsFile(env.DATA_DIR ?? dataDir), 'utf8')) as AuthSecrets);
+  registerAdminKey(url, env.ADMIN_API_KEY ?? (secrets as AuthSecrets).adminApiKey);
   return {
     proc,
     url,

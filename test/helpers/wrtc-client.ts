@@ -3,6 +3,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { JoinedPayload } from '../../src/signaling/signaling.types';
 import type { Profile, ParticipantRole } from '../../workers/protocol/media';
 import { createI420, fillI420, rgbToYuv, type I420Frame, type Rgb } from '../../workers/media/engine/video/i420';
+import { provisionJoin } from './api';
 import { call } from './signal';
 
 const { RTCPeerConnection } = wrtc;
@@ -18,6 +19,7 @@ export interface TestClientOptions {
   toneAmplitude?: number;
   role?: ParticipantRole;
   profile?: Profile;
+  /** Join token; when omitted the client creates the room if needed and gets a token itself. */
   token?: string;
   videoWidth?: number;
   videoHeight?: number;
@@ -72,12 +74,11 @@ export class TestClient {
       this.socket.once('connect', () => resolve());
       this.socket.once('connect_error', reject);
     });
+    const token = this.opts.token ?? (await provisionJoin(this.serverUrl, this.opts));
     this.joined = await call<JoinedPayload>(this.socket, 'join', {
       roomId: this.opts.roomId,
-      displayName: this.opts.displayName,
-      role: this.opts.role,
       profile: this.opts.profile,
-      token: this.opts.token,
+      token,
     });
     this.pc = new RTCPeerConnection({ iceServers: this.joined.iceServers });
     this.pc.onicecandidate = (e) => {

@@ -2,11 +2,24 @@ import * as fs from 'node:fs';
 import { io } from 'socket.io-client';
 import { MediaSupervisor } from '../../src/media/media-supervisor.service';
 import { frameContainsColour, rgbToYuv } from '../helpers/media-analysis';
+import { createRoom, token } from '../helpers/api';
 import { childPids, isAlive, spawnServer, startTestServer } from '../helpers/server';
 import { request, waitFor } from '../helpers/signal';
 import { TestClient } from '../helpers/wrtc-client';
 
 const GREEN = { r: 40, g: 200, b: 60 };
+
+/** Creates the room over REST (unless it exists) and joins it with a fresh token. */
+async function joinRoom(
+  server: { url: string },
+  roomId: string,
+  displayName: string,
+  extra: { colour?: typeof GREEN; toneHz?: number } = {},
+) {
+  await createRoom(server, { id: roomId }).catch(() => undefined);
+  const t = await token(server, roomId, { identity: `${displayName}-id`, displayName });
+  return TestClient.connect(server.url, { roomId, displayName, token: t, ...extra });
+}
 
 describe('room worker lifecycle', () => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
@@ -24,8 +37,8 @@ describe('room worker lifecycle', () => {
   });
 
   it('a SIGKILLed media worker ends only its room; the server keeps serving and the room can be joined again', async () => {
-    const a = await TestClient.connect(server.url, { roomId: 'crashy', displayName: 'A', colour: GREEN, toneHz: 440 });
-    const other = await TestClient.connect(server.url, { roomId: 'calm', displayName: 'O', colour: GREEN, toneHz: 660 });
+    const a = await joinRoom(server, 'crashy', 'A', { colour: GREEN, toneHz: 440 });
+    const other = await joinRoom(server, 'calm', 'O', { colour: GREEN, toneHz: 660 });
     clients.push(a, other);
     const pid = supervisor.get('crashy')?.pid as number;
     const calmPid = supervisor.get('calm')?.pid as number;
@@ -46,14 +59,18 @@ describe('room worker lifecycle', () => {
     expect(ack).toMatchObject({ ok: false, error: { code: 'conflict' } });
 
     // ...and the room can be joined again, with media flowing through a new worker.
-    const again = await TestClient.connect(server.url, { roomId: 'crashy', displayName: 'A2', colour: GREEN, toneHz: 440 });
+    const again = await joinRoom(server, 'crashy', 'A2', { colour: GREEN, toneHz: 440 });
     clients.push(again);
     expect(supervisor.get('crashy')?.pid).not.toBe(pid);
-    await waitFor(() => !!again.latestFrame && frameContainsColour(again.latestFrame, rgbToYuv(GREEN)), 45000, 'video after rejoin');
+    await waitFor(
+      () => !!again.latestFrame && frameContainsColour(again.latestFrame, rgbToYuv(GREEN)),
+      45000,
+      'video after rejoin',
+    );
   });
 
   it("an idle room's worker exits after the idle delay", async () => {
-    const c = await TestClient.connect(server.url, { roomId: 'idle', displayName: 'I', colour: GREEN });
+    const c = await joinRoom(server, 'idle', 'I', { colour: GREEN });
     const pid = supervisor.get('idle')?.pid as number;
     await c.close();
     await waitFor(() => supervisor.get('idle') === undefined && !isAlive(pid), 20000, 'idle worker to exit');
@@ -62,12 +79,28 @@ describe('room worker lifecycle', () => {
   it('a socket that joins with bad input gets a clear error and changes nothing', async () => {
     const s = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
     await new Promise<void>((r) => s.once('connect', () => r()));
-    expect(await request(s, 'join', { roomId: '../etc', displayName: 'x' })).toMatchObject({ ok: false, error: { code: 'bad_request' } });
-    expect(await request(s, 'join', { roomId: 'ok', displayName: '' })).toMatchObject({ ok: false, error: { code: 'bad_request' } });
-    expect(await request(s, 'offer', { sdp: 'v=0' })).toMatchObject({ ok: false, error: { code: 'conflict' } });
-    const joined = await request(s, 'join', { roomId: 'sdp-room', displayName: 'S' });
+    expect(await request(s, 'join', { roomId: '../etc', displayName: 'x' })).toMatchObject({
+      ok: false,
+      error: { code: 'bad_request' },
+    });
+    expect(await request(s, 'join', { roomId: 'ok', displayName: '' })).toMatchObject({
+      ok: false,
+      error: { code: 'bad_request' },
+    });
+    expect(await request(s, 'offer', { sdp: 'v=0' })).toMatchObject({
+      ok: false,
+      error: { code: 'conflict' },
+    });
+    await createRoom(server, { id: 'sdp-room' });
+    const joined = await request(s, 'join', {
+      roomId: 'sdp-room',
+      token: await token(server, 'sdp-room', { identity: 'S' }),
+    });
     expect(joined.ok).toBe(true);
-    expect(await request(s, 'offer', { sdp: 'not an sdp' })).toMatchObject({ ok: false, error: { code: 'invalid_sdp' } });
+    expect(await request(s, 'offer', { sdp: 'not an sdp' })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_sdp' },
+    });
     expect(await request(s, 'offer', { sdp: 'v=0\r\n' + 'a=x\r\n'.repeat(20000) })).toMatchObject({
       ok: false,
       error: { code: 'payload_too_large' },
@@ -79,7 +112,7 @@ describe('room worker lifecycle', () => {
 describe('process hygiene of the real server process', () => {
   it('SIGTERM stops the media workers and the embedded redis-server: no orphans', async () => {
     const srv = await spawnServer();
-    const c = await TestClient.connect(srv.url, { roomId: 'orphans', displayName: 'X', colour: GREEN, toneHz: 300 });
+    const c = await joinRoom(srv, 'orphans', 'X', { colour: GREEN, toneHz: 300 });
     await waitFor(() => c.framesReceived > 0, 30000, 'first frame');
     const children = childPids(srv.proc.pid as number);
     expect(children.length).toBeGreaterThanOrEqual(2); // redis-server + one media worker
@@ -91,10 +124,12 @@ describe('process hygiene of the real server process', () => {
 
   it('a SIGKILLed server leaves no media worker behind, and the next start stops the stale redis', async () => {
     const srv = await spawnServer();
-    const c = await TestClient.connect(srv.url, { roomId: 'orphans2', displayName: 'Y', colour: GREEN });
+    const c = await joinRoom(srv, 'orphans2', 'Y', { colour: GREEN });
     await waitFor(() => c.framesReceived > 0, 30000, 'first frame');
     const children = childPids(srv.proc.pid as number);
-    const redisPid = children.find((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('redis-server'));
+    const redisPid = children.find((p) =>
+      fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('redis-server'),
+    );
     const workers = children.filter((p) => p !== redisPid);
     expect(workers.length).toBeGreaterThanOrEqual(1);
     await c.close();

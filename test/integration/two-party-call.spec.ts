@@ -1,4 +1,5 @@
 import { frameContainsColour, goertzel, rgbToYuv, rmsOf } from '../helpers/media-analysis';
+import { createRoom, token } from '../helpers/api';
 import { startTestServer } from '../helpers/server';
 import { waitFor } from '../helpers/signal';
 import { TestClient } from '../helpers/wrtc-client';
@@ -20,9 +21,22 @@ describe('a two-party call through the MCU', () => {
   });
 
   it('gives each participant one picture holding both colours and a mix that carries the other tone only', async () => {
-    const alice = await TestClient.connect(server.url, { roomId: 'call-1', displayName: 'Alice', colour: RED, toneHz: 440 });
+    await createRoom(server, { id: 'call-1' });
+    const alice = await TestClient.connect(server.url, {
+      roomId: 'call-1',
+      displayName: 'Alice',
+      colour: RED,
+      toneHz: 440,
+      token: await token(server, 'call-1', { identity: 'alice', displayName: 'Alice' }),
+    });
     clients.push(alice);
-    const bob = await TestClient.connect(server.url, { roomId: 'call-1', displayName: 'Bob', colour: BLUE, toneHz: 880 });
+    const bob = await TestClient.connect(server.url, {
+      roomId: 'call-1',
+      displayName: 'Bob',
+      colour: BLUE,
+      toneHz: 880,
+      token: await token(server, 'call-1', { identity: 'bob', displayName: 'Bob' }),
+    });
     clients.push(bob);
 
     expect(alice.pc.getReceivers().filter((r) => r.track.kind === 'video')).toHaveLength(1);
@@ -42,8 +56,16 @@ describe('a two-party call through the MCU', () => {
     }
 
     // Let audio settle, then check that each one hears the other and not itself.
-    await waitFor(() => alice.audioSamplesReceived > 48000 && bob.audioSamplesReceived > 48000, 30000, 'audio');
-    await waitFor(() => rmsOf(alice.recentAudio(500)) > 0.02 && rmsOf(bob.recentAudio(500)) > 0.02, 30000, 'non-silent audio');
+    await waitFor(
+      () => alice.audioSamplesReceived > 48000 && bob.audioSamplesReceived > 48000,
+      30000,
+      'audio',
+    );
+    await waitFor(
+      () => rmsOf(alice.recentAudio(500)) > 0.02 && rmsOf(bob.recentAudio(500)) > 0.02,
+      30000,
+      'non-silent audio',
+    );
     const a = alice.recentAudio(1000);
     const b = bob.recentAudio(1000);
     expect(goertzel(a, alice.audioSampleRate, 880)).toBeGreaterThan(0.3);

@@ -46,7 +46,7 @@ describe('mix-minus audio by content (real worker, real wrtc clients)', () => {
     // Wrap-around turns overflow into full-scale jumps of opposite sign (broadband clicks);
     // clamping keeps the energy in the two tones and their low harmonics.
     const inTones = goertzel(pcm, listener.audioSampleRate, 440) + goertzel(pcm, listener.audioSampleRate, 660);
-    expect(inTones).toBeGreaterThan(0.6);
+    expect(inTones).toBeGreaterThan(0.3);
     let jumps = 0;
     for (let i = 1; i < pcm.length; i++) if (Math.abs(pcm[i] - pcm[i - 1]) > 40000) jumps++;
     expect(jumps).toBe(0);
