@@ -5,6 +5,7 @@ import { AuthModule } from './auth/auth.module';
 import { HealthModule } from './health/health.module';
 import { MediaModule } from './media/media.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { RecordingsModule } from './recordings/recordings.module';
 import { RedisModule } from './redis/redis.module';
 import { RoomsModule } from './rooms/rooms.module';
 import { SignalingModule } from './signaling/signaling.module';
@@ -22,6 +23,7 @@ export class AppModule {
         MediaModule,
         WebhooksModule,
         RoomsModule,
+        RecordingsModule,
         SignalingModule,
         HealthModule,
         MetricsModule,

@@ -32,6 +32,8 @@ const schema = z.object({
   RECORDING_PROFILE: z.enum(['low', 'standard', 'high']).default('high'),
   RECORDING_SEGMENT_SECONDS: positiveInt.max(60).default(2),
   RECORDING_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
+  /** embedded: the server forks its own recording worker; external: one runs elsewhere. */
+  RECORDING_WORKER: z.enum(['embedded', 'external']).default('embedded'),
   /** Prefix of every Redis key the control plane writes (rooms); lets servers share one Redis. */
   REDIS_KEY_PREFIX: z
     .string()
@@ -102,6 +104,7 @@ export interface AppConfig {
     readonly profile: Profile;
     readonly segmentSeconds: number;
     readonly retentionDays: number;
+    readonly worker: 'embedded' | 'external';
   };
 }
 
@@ -179,9 +182,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       profile: e.RECORDING_PROFILE,
       segmentSeconds: e.RECORDING_SEGMENT_SECONDS,
       retentionDays: e.RECORDING_RETENTION_DAYS,
+      worker: e.RECORDING_WORKER,
     },
   };
   return deepFreeze(config);
+}
+
+/**
+ * The environment for a child process the server starts itself (the embedded recording
+ * worker): the server's own environment with some settings pinned, e.g. the effective
+ * REDIS_URL of the embedded redis-server. Kept here so that only this module reads process.env.
+ */
+export function childProcessEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...process.env, ...overrides };
 }
 
 function parseWebhookUrls(raw: string): string[] {

@@ -52,6 +52,8 @@ export interface SessionEvents {
   drop: [connectionId: string];
   /** The room is over for these connections (worker died, room deleted...). */
   ended: [roomId: string, connectionIds: string[], reason: RoomEndReason, message: string];
+  /** Someone joined a live room (recordings adds them to the manifest's participants seen). */
+  'participant-joined': [roomId: string, participant: ParticipantInfo];
   /** A room's first participant joined (recordings starts auto-record rooms on this). */
   'session-started': [room: Room];
   /** A room's session is over (last participant left, deleted, worker died, shutdown). */
@@ -170,6 +172,7 @@ export class SessionsService
         this.emit('send', o.connectionId, 'participant-joined', view(participant));
       session.participants.set(participant.participantId, participant);
       this.webhooks.publish('participant.joined', { roomId, ...pick(participant) });
+      this.emit('participant-joined', roomId, info(participant));
       this.log.info('participant joined', {
         roomId,
         participantId: participant.participantId,

@@ -202,6 +202,13 @@ export class ParticipantPeer {
     if (track.kind === 'video' && !this.videoSink) {
       this.videoSink = createVideoSink(track);
       this.videoSink.onframe = ({ frame }) => {
+        // wrtc may hand out a Uint8ClampedArray; a Uint8Array view over the same bytes (no copy)
+        // keeps the compositor's typed-array code monomorphic.
+        const d = frame.data;
+        if (!(d instanceof Uint8Array)) {
+          const v = d as ArrayBufferView;
+          frame.data = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+        }
         this.latestFrame = frame;
         this.lastFrameAt = performance.now();
         if (!this.hasVideo) {

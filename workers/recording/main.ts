@@ -50,6 +50,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  // Started by the server (embedded mode): if the server goes away, so does this worker;
+  // unfinished jobs stay in Redis and the next start picks them up.
+  if (process.send) process.on('disconnect', () => shutdown('SIGTERM'));
 }
 
 void main();
