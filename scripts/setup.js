@@ -70,6 +70,7 @@ function ensurePackages() {
 function build() {
   say('building (tsc -p tsconfig.build.json)');
   run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json']);
+  run(process.execPath, [path.join(root, 'scripts/build-public.js')]);
 }
 
 ensurePrograms();

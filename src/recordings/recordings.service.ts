@@ -48,6 +48,8 @@ export class RecordingsService implements OnModuleInit, BeforeApplicationShutdow
   private readonly queueEvents: QueueEvents;
   /** roomId → recordingId of the capture running in that room's worker. */
   private readonly active = new Map<string, string>();
+  /** Stops under way (from REST, room end or shutdown): shutdown waits for all of them. */
+  private readonly stopping = new Map<string, Promise<RecordingManifest>>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -103,9 +105,10 @@ export class RecordingsService implements OnModuleInit, BeforeApplicationShutdow
 
   /** Stops every capture (their last segment is closed) and queues their finalize before exit. */
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.allSettled(
-      [...this.active.values()].map((id) => this.stop(id).catch((err) => this.log.error('stop at shutdown failed', { recordingId: id, err }))),
-    );
+    for (const id of this.active.values()) {
+      this.stop(id).catch((err) => this.log.error('stop at shutdown failed', { recordingId: id, err }));
+    }
+    await Promise.allSettled([...this.stopping.values()]);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -161,7 +164,15 @@ export class RecordingsService implements OnModuleInit, BeforeApplicationShutdow
     }
   }
 
-  async stop(recordingId: string): Promise<RecordingManifest> {
+  stop(recordingId: string): Promise<RecordingManifest> {
+    const inFlight = this.stopping.get(recordingId);
+    if (inFlight) return inFlight;
+    const p = this.doStop(recordingId).finally(() => this.stopping.delete(recordingId));
+    this.stopping.set(recordingId, p);
+    return p;
+  }
+
+  private async doStop(recordingId: string): Promise<RecordingManifest> {
     const manifest = await this.store.read(recordingId);
     const roomId = manifest.roomId;
     if (manifest.state !== 'recording' || this.active.get(roomId) !== recordingId) {

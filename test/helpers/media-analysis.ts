@@ -4,8 +4,32 @@ import { meanYuvInRect, rgbToYuv } from '../../workers/media/engine/video/i420';
 export { meanYuvInRect, rgbToYuv };
 export type { I420Frame, Yuv };
 
-/** Relative power of one frequency in a PCM block (Goertzel), normalised by block energy. */
+/**
+ * Share of the signal's energy at one frequency (0..1), by Goertzel over 50 ms blocks averaged:
+ * short blocks (20 Hz wide bins) keep the measure stable when the mixer's clock and the
+ * sender's differ slightly or a jitter buffer drops a frame (phase jumps).
+ */
 export function goertzel(samples: Int16Array, sampleRate: number, freq: number): number {
+  const block = Math.round(sampleRate / 20);
+  if (samples.length <= block) return goertzelBlock(samples, sampleRate, freq);
+  let sum = 0;
+  let weight = 0;
+  for (let off = 0; off + block <= samples.length; off += block) {
+    const part = samples.subarray(off, off + block);
+    const e = energyOf(part);
+    sum += goertzelBlock(part, sampleRate, freq) * e;
+    weight += e;
+  }
+  return weight === 0 ? 0 : sum / weight;
+}
+
+function energyOf(samples: Int16Array): number {
+  let e = 0;
+  for (let i = 0; i < samples.length; i++) e += samples[i] * samples[i];
+  return e;
+}
+
+function goertzelBlock(samples: Int16Array, sampleRate: number, freq: number): number {
   const n = samples.length;
   if (n === 0) return 0;
   const k = Math.round((n * freq) / sampleRate);

@@ -16,6 +16,8 @@ export class RoomRecorder {
   onEnded: (interrupted: boolean, reason: string) => void = () => undefined;
   private readonly segmenter: RecordingSegmenter;
   private ended = false;
+  /** Media is fed only once ffmpeg runs; until then the room's clocks simply skip the recorder. */
+  private running = false;
 
   constructor(
     req: MediaRequestMap['recording.start']['req'],
@@ -43,20 +45,22 @@ export class RoomRecorder {
 
   async start(): Promise<void> {
     await this.segmenter.start();
+    this.running = true;
     this.log.info('recording capture started', { ffmpegPid: this.segmenter.pid });
   }
 
   pushVideo(frame: I420Frame): void {
-    if (!this.ended) this.segmenter.pushVideo(frame);
+    if (this.running && !this.ended) this.segmenter.pushVideo(frame);
   }
 
   pushAudio(samples: Int16Array): void {
-    if (!this.ended) this.segmenter.pushAudio(samples);
+    if (this.running && !this.ended) this.segmenter.pushAudio(samples);
   }
 
   async stop(): Promise<{ interrupted: boolean }> {
     if (this.ended) return { interrupted: true };
     this.ended = true;
+    this.running = false;
     const result = await this.segmenter.stop();
     this.log.info('recording capture stopped', { ...this.segmenter.stats, interrupted: result.interrupted });
     this.onEnded(result.interrupted, 'stopped');

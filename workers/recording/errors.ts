@@ -1,10 +1,12 @@
 /**
  * Typed errors of the recording pipeline. Each has a stable `name` so the control plane can map
  * it (e.g. RecordingNotFoundError → 404) after it crossed a process or queue boundary, where
- * `instanceof` no longer works.
+ * `instanceof` no longer works. The ones a REST caller can cause extend the control plane's
+ * domain errors, so the one HTTP mapping (src/common/domain-exception.filter.ts) covers them.
  */
+import { BadRequestError, ConflictError, NotFoundError } from '../../src/common/errors';
 
-export class InvalidRecordingIdError extends Error {
+export class InvalidRecordingIdError extends BadRequestError {
   override readonly name = 'InvalidRecordingIdError';
   constructor(
     readonly recordingId: string,
@@ -14,14 +16,14 @@ export class InvalidRecordingIdError extends Error {
   }
 }
 
-export class RecordingNotFoundError extends Error {
+export class RecordingNotFoundError extends NotFoundError {
   override readonly name = 'RecordingNotFoundError';
   constructor(readonly recordingId: string) {
     super(`Recording ${recordingId} not found`);
   }
 }
 
-export class RecordingExistsError extends Error {
+export class RecordingExistsError extends ConflictError {
   override readonly name = 'RecordingExistsError';
   constructor(readonly recordingId: string) {
     super(`Recording ${recordingId} already exists`);

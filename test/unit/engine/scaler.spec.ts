@@ -8,6 +8,8 @@ import {
 } from '../../../workers/media/engine/video/i420';
 import { I420Scaler } from '../../../workers/media/engine/video/scaler';
 
+/** These specs pin the TypeScript kernel; native-scaler.spec.ts compares the libyuv one against it. */
+const TS_KERNEL = { native: false };
 const RED = rgbToYuv({ r: 200, g: 40, b: 40 });
 const GREY = rgbToYuv({ r: 90, g: 90, b: 90 });
 
@@ -35,9 +37,13 @@ function planeValues(
   return { y: ys, u: us };
 }
 
-describe('I420Scaler', () => {
+describe('I420Scaler (TypeScript kernel)', () => {
+  it('runs the TypeScript kernel when native is switched off', () => {
+    expect(new I420Scaler(TS_KERNEL).kernel).toBe('ts');
+  });
+
   it('keeps a flat colour exactly flat when scaling down, up and to odd sizes', () => {
-    const scaler = new I420Scaler();
+    const scaler = new I420Scaler(TS_KERNEL);
     const cases: [number, number, number, number][] = [
       [640, 480, 212, 120],
       [640, 480, 426, 240],
@@ -63,7 +69,12 @@ describe('I420Scaler', () => {
 
   it('letterboxes a 4:3 source into a wide tile with black bars left and right', () => {
     const dst = flatFrame(640, 360, GREY);
-    new I420Scaler().scaleInto(flatFrame(640, 480), dst, { x: 0, y: 0, w: 640, h: 360 }, 'letterbox');
+    new I420Scaler(TS_KERNEL).scaleInto(
+      flatFrame(640, 480),
+      dst,
+      { x: 0, y: 0, w: 640, h: 360 },
+      'letterbox',
+    );
     // 480x360 picture centred: bars of 80 px on each side.
     expect(meanYuvInRect(dst, 0, 0, 80, 360)).toEqual({ y: 16, u: 128, v: 128 });
     expect(meanYuvInRect(dst, 560, 0, 80, 360)).toEqual({ y: 16, u: 128, v: 128 });
@@ -72,7 +83,12 @@ describe('I420Scaler', () => {
 
   it('letterboxes a wide source into a tall tile with bars top and bottom', () => {
     const dst = flatFrame(640, 360, GREY);
-    new I420Scaler().scaleInto(flatFrame(1280, 720), dst, { x: 100, y: 0, w: 200, h: 360 }, 'letterbox');
+    new I420Scaler(TS_KERNEL).scaleInto(
+      flatFrame(1280, 720),
+      dst,
+      { x: 100, y: 0, w: 200, h: 360 },
+      'letterbox',
+    );
     // 200x112 picture centred vertically: (360 - 112) / 2 = 124 rows of bars above and below.
     expect(meanYuvInRect(dst, 100, 0, 200, 124).y).toBe(16);
     expect(meanYuvInRect(dst, 100, 236, 200, 124).y).toBe(16);
@@ -86,7 +102,7 @@ describe('I420Scaler', () => {
     const src = flatFrame(600, 480, rgbToYuv({ r: 0, g: 0, b: 255 }));
     fillRect(src, 200, 0, 200, 480, RED);
     const dst = flatFrame(640, 360, GREY);
-    new I420Scaler().scaleInto(src, dst, { x: 20, y: 10, w: 100, h: 240 }, 'crop');
+    new I420Scaler(TS_KERNEL).scaleInto(src, dst, { x: 20, y: 10, w: 100, h: 240 }, 'crop');
     expect(meanYuvInRect(dst, 30, 20, 80, 220)).toEqual({ y: RED.y, u: RED.u, v: RED.v });
     const values = planeValues(dst, 20, 10, 100, 240);
     expect(values.y.has(16)).toBe(false);
@@ -96,17 +112,17 @@ describe('I420Scaler', () => {
     const src = createI420(256, 256);
     for (let y = 0; y < 256; y++) for (let x = 0; x < 256; x++) src.data[y * 256 + x] = x;
     const dst = createI420(640, 360);
-    new I420Scaler().scaleInto(src, dst, { x: 0, y: 0, w: 602, h: 90 }, 'crop');
+    new I420Scaler(TS_KERNEL).scaleInto(src, dst, { x: 0, y: 0, w: 602, h: 90 }, 'crop');
     for (let x = 1; x < 602; x++)
       expect(dst.data[45 * 640 + x]).toBeGreaterThanOrEqual(dst.data[45 * 640 + x - 1]);
     for (let y = 0; y < 256; y++) for (let x = 0; x < 256; x++) src.data[y * 256 + x] = y;
-    new I420Scaler().scaleInto(src, dst, { x: 0, y: 0, w: 100, h: 360 }, 'crop');
+    new I420Scaler(TS_KERNEL).scaleInto(src, dst, { x: 0, y: 0, w: 100, h: 360 }, 'crop');
     for (let y = 1; y < 360; y++)
       expect(dst.data[y * 640 + 50]).toBeGreaterThanOrEqual(dst.data[(y - 1) * 640 + 50]);
   });
 
   it('never writes outside the destination rectangle', () => {
-    const scaler = new I420Scaler();
+    const scaler = new I420Scaler(TS_KERNEL);
     for (const rect of [
       { x: 2, y: 2, w: 98, h: 50 },
       { x: 6, y: 4, w: 106, h: 60 },
@@ -139,7 +155,7 @@ describe('I420Scaler', () => {
     const aligned = createI420(320, 180);
     const backing = new Uint8Array(aligned.data.length + 1);
     const unaligned: I420Frame = { width: 320, height: 180, data: backing.subarray(1) };
-    const scaler = new I420Scaler();
+    const scaler = new I420Scaler(TS_KERNEL);
     for (const rect of [
       { x: 0, y: 0, w: 320, h: 180 },
       { x: 106, y: 60, w: 106, h: 60 },
@@ -151,7 +167,7 @@ describe('I420Scaler', () => {
   });
 
   it('does not throw on tiny, huge, odd or changing source sizes', () => {
-    const scaler = new I420Scaler();
+    const scaler = new I420Scaler(TS_KERNEL);
     const dst = createI420(1280, 720);
     const sizes: [number, number][] = [
       [1, 1],
@@ -180,7 +196,9 @@ describe('I420Scaler', () => {
   it('fills a truncated source with black instead of reading past its end', () => {
     const dst = flatFrame(64, 36, GREY);
     const broken: I420Frame = { width: 640, height: 480, data: new Uint8Array(100) };
-    expect(() => new I420Scaler().scaleInto(broken, dst, { x: 0, y: 0, w: 64, h: 36 }, 'crop')).not.toThrow();
+    expect(() =>
+      new I420Scaler(TS_KERNEL).scaleInto(broken, dst, { x: 0, y: 0, w: 64, h: 36 }, 'crop'),
+    ).not.toThrow();
     expect(meanYuvInRect(dst, 0, 0, 64, 36).y).toBe(16);
   });
 });

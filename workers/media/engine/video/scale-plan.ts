@@ -91,6 +91,18 @@ export function fitCode(fit: Fit): number {
   return FIT_CODE[fit] ?? 0;
 }
 
+/**
+ * The whole-sample part of a source span, for kernels that crop by pointer offsets (libyuv):
+ * writes [start, length] into out at index o. Rounding each end to the nearest sample keeps
+ * the crop centred to within half a sample of the fractional span the tables use.
+ */
+function integerSpan(start: number, span: number, length: number, out: Int32Array, o: number): void {
+  const first = Math.min(length - 1, Math.max(0, Math.round(start)));
+  const end = Math.min(length, Math.max(first + 1, Math.round(start + span)));
+  out[o] = first;
+  out[o + 1] = end - first;
+}
+
 /** Rounds a picture size to even (chroma-friendly) when the room allows, never to 0 nor past max. */
 function evenSize(size: number, max: number): number {
   if (max <= 1) return max;
@@ -112,6 +124,12 @@ export class ScalePlan {
   readonly lumaY: AxisTable;
   readonly chromaX: AxisTable;
   readonly chromaY: AxisTable;
+  /**
+   * Source sub-rectangles [x, w, y, h] in whole samples, luma and chroma: what a kernel that
+   * crops by offsetting into the source planes reads (letterbox: the whole plane).
+   */
+  readonly lumaCrop = new Int32Array(4);
+  readonly chromaCrop = new Int32Array(4);
 
   constructor(
     readonly srcW: number,
@@ -167,6 +185,10 @@ export class ScalePlan {
       (chromaAlign + this.chromaOffsetX) & 3,
     );
     this.chromaY = new AxisTable((srcH + 1) >> 1, srcY / 2, spanY / 2, chromaH);
+    integerSpan(srcX, spanX, srcW, this.lumaCrop, 0);
+    integerSpan(srcY, spanY, srcH, this.lumaCrop, 2);
+    integerSpan(srcX / 2, spanX / 2, (srcW + 1) >> 1, this.chromaCrop, 0);
+    integerSpan(srcY / 2, spanY / 2, (srcH + 1) >> 1, this.chromaCrop, 2);
   }
 
   matches(srcW: number, srcH: number, rectW: number, rectH: number, fit: number, placement: number): boolean {

@@ -1,7 +1,29 @@
-import { BLACK, I420Frame, chromaHeight, chromaWidth, fillRect } from './i420';
+import { BLACK, I420Frame, chromaHeight, chromaWidth, fillRect, i420Size } from './i420';
+import {
+  NATIVE_GEOMETRY_LENGTH,
+  NativeYuvScale,
+  loadNativeScaler,
+  nativeCanScale,
+  scaleNative,
+} from './native-scaler';
 import { AxisTable, Fit, Rect, ScalePlan, WEIGHT_ONE, fitCode } from './scale-plan';
 
 export type { Fit, Rect } from './scale-plan';
+
+/** A decoded frame as sources hand it over: wrtc's RTCVideoSink gives a Uint8ClampedArray. */
+export interface I420Source {
+  width: number;
+  height: number;
+  data: Uint8Array | Uint8ClampedArray;
+}
+
+export interface I420ScalerOptions {
+  /**
+   * Use the libyuv addon when it is built (default true). Tests and benchmarks pass false
+   * to exercise the TypeScript kernel, which is also what runs when the addon is missing.
+   */
+  native?: boolean;
+}
 
 /** Enough for a few layouts at a few output profiles; evicting the least recently used is cheap. */
 const MAX_PLANS = 64;
@@ -9,7 +31,11 @@ const MAX_PLANS = 64;
 /**
  * Bilinear I420 scaler into a rectangle of a destination canvas.
  *
- * Separable, vertical pass first: each destination row blends two source rows into a row
+ * Geometry (clipping, letterbox/crop placement, bars, chroma of odd placements) is decided
+ * here for both kernels; the pixels come from libyuv when the native addon is loaded, else
+ * from the TypeScript passes below.
+ *
+ * TypeScript kernel: separable, vertical pass first: each destination row blends two source rows into a row
  * buffer (four bytes at a time, SIMD-within-a-register), then the horizontal pass picks two
  * samples per destination pixel from that buffer. When a destination row lands exactly on a
  * source row (weight 0 or 256) the vertical pass is skipped and the horizontal pass reads the
@@ -27,8 +53,26 @@ export class I420Scaler {
   /** Word views of source buffers; made once per buffer, not per frame composed. */
   private readonly wordViews = new WeakMap<ArrayBufferLike, Uint32Array>();
   private readonly safeRect: Rect = { x: 0, y: 0, w: 0, h: 0 };
+  /** Uint8Array views of Uint8ClampedArray sources, so the TypeScript loops see one array type. */
+  private readonly byteViews = new WeakMap<Uint8ClampedArray, Uint8Array>();
+  private readonly native: NativeYuvScale | null;
+  private readonly nativeGeometry = new Int32Array(NATIVE_GEOMETRY_LENGTH);
+  /**
+   * Tiles the addon refused (it re-checks every plane against its buffer) and the
+   * TypeScript kernel drew instead. Stays 0 unless the geometry code has a bug.
+   */
+  nativeRejects = 0;
 
-  scaleInto(src: I420Frame, dst: I420Frame, rect: Rect, fit: Fit): void {
+  constructor(opts: I420ScalerOptions = {}) {
+    this.native = opts.native === false ? null : loadNativeScaler();
+  }
+
+  /** Which kernel draws the pixels. */
+  get kernel(): 'native' | 'ts' {
+    return this.native === null ? 'ts' : 'native';
+  }
+
+  scaleInto(src: I420Source, dst: I420Frame, rect: Rect, fit: Fit): void {
     const r = this.clipRect(rect, dst);
     if (r.w <= 0 || r.h <= 0) return;
     if (src.width < 1 || src.height < 1 || src.data.length < src.width * src.height) {
@@ -44,33 +88,46 @@ export class I420Scaler {
     const plan = this.planFor(src.width, src.height, r, fit, placement);
     this.fillBars(dst, r, plan);
 
-    const srcCW = chromaWidth(src.width);
-    const srcCH = chromaHeight(src.height);
-    const srcU = src.width * src.height;
+    // Truncated sources keep the TypeScript kernel's rule (luma only), so the addon only
+    // ever sees whole frames.
+    if (
+      this.native !== null &&
+      nativeCanScale(plan) &&
+      src.data.length >= i420Size(src.width, src.height) &&
+      dst.data.length >= i420Size(dst.width, dst.height)
+    ) {
+      if (scaleNative(this.native, this.nativeGeometry, src, dst, r, plan)) return;
+      this.nativeRejects++;
+    }
+    this.scaleTs(this.bytesOf(src.data), dst, r, plan, dstU, dstV, dstCW);
+  }
+
+  /** The TypeScript kernel: the picture part of `plan`, plane by plane. */
+  private scaleTs(
+    data: Uint8Array,
+    dst: I420Frame,
+    r: Rect,
+    plan: ScalePlan,
+    dstU: number,
+    dstV: number,
+    dstCW: number,
+  ): void {
+    const srcCW = chromaWidth(plan.srcW);
+    const srcCH = chromaHeight(plan.srcH);
+    const srcU = plan.srcW * plan.srcH;
     const srcV = srcU + srcCW * srcCH;
-    this.ensureRow(src.width + 8);
-    const words = this.wordViewOf(src.data);
+    this.ensureRow(plan.srcW + 8);
+    const words = this.wordViewOf(data);
     const dstWords = this.wordViewOf(dst.data);
 
     const yDst = (r.y + plan.offsetY) * dst.width + r.x + plan.offsetX;
-    this.scalePlane(
-      src.data,
-      words,
-      0,
-      src.width,
-      plan.lumaX,
-      plan.lumaY,
-      dst.data,
-      dstWords,
-      yDst,
-      dst.width,
-    );
+    this.scalePlane(data, words, 0, plan.srcW, plan.lumaX, plan.lumaY, dst.data, dstWords, yDst, dst.width);
 
     const cDst = ((r.y >> 1) + plan.chromaOffsetY) * dstCW + (r.x >> 1) + plan.chromaOffsetX;
     // A truncated source (shorter than its header says) gets luma only rather than garbage.
-    if (src.data.length < srcV + srcCW * srcCH) return;
+    if (data.length < srcV + srcCW * srcCH) return;
     this.scalePlane(
-      src.data,
+      data,
       words,
       srcU,
       srcCW,
@@ -82,7 +139,7 @@ export class I420Scaler {
       dstCW,
     );
     this.scalePlane(
-      src.data,
+      data,
       words,
       srcV,
       srcCW,
@@ -93,6 +150,17 @@ export class I420Scaler {
       dstV + cDst,
       dstCW,
     );
+  }
+
+  private bytesOf(data: Uint8Array | Uint8ClampedArray): Uint8Array {
+    if (data instanceof Uint8Array) return data;
+    // One view per source buffer, made once: the pixel loops stay monomorphic on Uint8Array.
+    let view = this.byteViews.get(data);
+    if (view === undefined) {
+      view = new Uint8Array(data.buffer, data.byteOffset, data.length);
+      this.byteViews.set(data, view);
+    }
+    return view;
   }
 
   private clipRect(rect: Rect, dst: I420Frame): Rect {
