@@ -51,7 +51,11 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
     http.headersTimeout = 66_000;
     const addr = app.getHttpServer().address() as { port: number };
     const url = `http://${config.host}:${addr.port}`;
-    log.info('server listening', { url, redis: embedded ? 'embedded' : 'external', recordingsDir: config.recordingsDir });
+    log.info('server listening', {
+      url,
+      redis: embedded ? 'embedded' : 'external',
+      recordingsDir: config.recordingsDir,
+    });
     let closed = false;
     return {
       app,

@@ -31,7 +31,8 @@ export class DomainExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     if (exception instanceof DomainError) {
-      if (exception instanceof RateLimitedError) res.setHeader('Retry-After', String(exception.retryAfterSeconds));
+      if (exception instanceof RateLimitedError)
+        res.setHeader('Retry-After', String(exception.retryAfterSeconds));
       res.status(HTTP_STATUS[exception.code]).json({ error: exception.code, message: exception.message });
       return;
     }
@@ -40,9 +41,11 @@ export class DomainExceptionFilter implements ExceptionFilter {
       const status = exception.getStatus();
       const body = exception.getResponse();
       const message =
-        typeof body === 'string' ? body : Array.isArray((body as { message?: unknown }).message)
-          ? ((body as { message: string[] }).message).join('; ')
-          : String((body as { message?: unknown }).message ?? exception.message);
+        typeof body === 'string'
+          ? body
+          : Array.isArray((body as { message?: unknown }).message)
+            ? (body as { message: string[] }).message.join('; ')
+            : String((body as { message?: unknown }).message ?? exception.message);
       res.status(status).json({ error: codeForStatus(status), message });
       return;
     }

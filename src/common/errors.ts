@@ -112,7 +112,12 @@ export function reviveError(e: { name: string; message: string; stack?: string }
   return err;
 }
 
-export function serializeError(err: unknown): { name: string; message: string; code?: string; stack?: string } {
+export function serializeError(err: unknown): {
+  name: string;
+  message: string;
+  code?: string;
+  stack?: string;
+} {
   if (err instanceof DomainError) return { name: err.name, message: err.message, code: err.code };
   if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack };
   return { name: 'Error', message: String(err) };

@@ -44,8 +44,17 @@ export class Logger {
 
   private write(level: LogLevel, msg: string, fields?: LogFields): void {
     if (order[level] < order[threshold]) return;
-    const entry: LogFields = { time: new Date().toISOString(), level, pid: process.pid, component: this.component, msg, ...this.base, ...fields };
-    if (entry.err instanceof Error) entry.err = { name: entry.err.name, message: entry.err.message, stack: entry.err.stack };
+    const entry: LogFields = {
+      time: new Date().toISOString(),
+      level,
+      pid: process.pid,
+      component: this.component,
+      msg,
+      ...this.base,
+      ...fields,
+    };
+    if (entry.err instanceof Error)
+      entry.err = { name: entry.err.name, message: entry.err.message, stack: entry.err.stack };
     sink(JSON.stringify(entry));
   }
 }

@@ -65,8 +65,12 @@ export class MediaWorker extends EventEmitter {
       serialization: 'json',
     });
     this.channel = new WorkerChannel(this.child, this.opts.requestTimeoutMs);
-    this.channel.on('notification', (event: MediaEvent, data: unknown) => this.emit('notification', event, data));
-    this.channel.on('fatal', (e: SerializedError) => this.log.error('media worker reported a fatal error', { err: e }));
+    this.channel.on('notification', (event: MediaEvent, data: unknown) =>
+      this.emit('notification', event, data),
+    );
+    this.channel.on('fatal', (e: SerializedError) =>
+      this.log.error('media worker reported a fatal error', { err: e }),
+    );
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
         this.onExit(code, signal);
@@ -86,7 +90,10 @@ export class MediaWorker extends EventEmitter {
       };
       const onExit = (code: number | null, signal: string | null) => {
         cleanup();
-        const why = code === WORKER_EXIT_BAD_SETTINGS ? 'rejected its settings' : `exited (code ${code}, signal ${signal})`;
+        const why =
+          code === WORKER_EXIT_BAD_SETTINGS
+            ? 'rejected its settings'
+            : `exited (code ${code}, signal ${signal})`;
         reject(new UnavailableError(`media worker ${why} during start-up`));
       };
       const onError = (err: Error) => {
@@ -112,7 +119,10 @@ export class MediaWorker extends EventEmitter {
     this.log.info('media worker running', { workerPid: this.pid });
   }
 
-  request<M extends MediaMethod>(method: M, data: MediaRequestMap[M]['req']): Promise<MediaRequestMap[M]['res']> {
+  request<M extends MediaMethod>(
+    method: M,
+    data: MediaRequestMap[M]['req'],
+  ): Promise<MediaRequestMap[M]['res']> {
     return this.channel.request(method, data);
   }
 

@@ -25,15 +25,24 @@ export class EmbeddedRedis {
     const child = spawn(
       'redis-server',
       [
-        '--bind', '127.0.0.1',
-        '--port', String(port),
-        '--dir', dir,
-        '--appendonly', 'yes',
-        '--save', '',
-        '--pidfile', pidFile,
-        '--daemonize', 'no',
-        '--protected-mode', 'yes',
-        '--loglevel', 'warning',
+        '--bind',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--dir',
+        dir,
+        '--appendonly',
+        'yes',
+        '--save',
+        '',
+        '--pidfile',
+        pidFile,
+        '--daemonize',
+        'no',
+        '--protected-mode',
+        'yes',
+        '--loglevel',
+        'warning',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -43,9 +52,15 @@ export class EmbeddedRedis {
     child.stderr?.on('data', (b: Buffer) => (output = (output + b.toString()).slice(-4000)));
     await new Promise<void>((resolve, reject) => {
       child.once('error', (err) =>
-        reject(new Error(`could not start redis-server (${err.message}); install it (apt-get install redis-server) or set REDIS_URL`)),
+        reject(
+          new Error(
+            `could not start redis-server (${err.message}); install it (apt-get install redis-server) or set REDIS_URL`,
+          ),
+        ),
       );
-      child.once('exit', (code) => reject(new Error(`redis-server exited with code ${code} during start-up: ${output.trim()}`)));
+      child.once('exit', (code) =>
+        reject(new Error(`redis-server exited with code ${code} during start-up: ${output.trim()}`)),
+      );
       waitForPort(port, 10000).then(resolve, reject);
     });
     child.removeAllListeners('exit');
@@ -120,7 +135,8 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
       s.once('error', () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${port} within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`redis-server did not answer on port ${port} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -46,7 +46,7 @@ function goertzelBlock(samples: Int16Array, sampleRate: number, freq: number): n
     s1 = s0;
   }
   const power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-  return energy === 0 ? 0 : power / (energy * n / 2);
+  return energy === 0 ? 0 : power / ((energy * n) / 2);
 }
 
 export function rmsOf(samples: Int16Array): number {

@@ -18,7 +18,9 @@ export function tempDir(prefix: string): string {
  * A real server inside the test process (so tests can reach its services), on a random port,
  * with its own embedded redis-server and temp folders. Media workers are real child processes.
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<RunningServer & { logs: string[] }> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+): Promise<RunningServer & { logs: string[] }> {
   const logs: string[] = [];
   setLogSink((line) => {
     logs.push(line);
@@ -91,7 +93,9 @@ export async function spawnServer(env: Record<string, string> = {}): Promise<Ser
     });
   });
   // A zero-config server keeps its generated admin key in DATA_DIR/secrets.json.
-  const secrets = env.ADMIN_API_KEY ? null : (JSON.parse(fs.readFileSync(secretsFile(env.DATA_DIR ?? dataDir), 'utf8')) as AuthSecrets);
+  const secrets = env.ADMIN_API_KEY
+    ? null
+    : (JSON.parse(fs.readFileSync(secretsFile(env.DATA_DIR ?? dataDir), 'utf8')) as AuthSecrets);
   registerAdminKey(url, env.ADMIN_API_KEY ?? (secrets as AuthSecrets).adminApiKey);
   return {
     proc,

@@ -4,7 +4,9 @@ import type { Ack } from '../../src/signaling/signaling.types';
 /** Emits a signaling request and resolves with its ack (a timeout turns into a rejection). */
 export function request<T>(socket: Socket, event: string, body: unknown, timeoutMs = 20000): Promise<Ack<T>> {
   return new Promise((resolve, reject) => {
-    socket.timeout(timeoutMs).emit(event, body, (err: Error | null, ack: Ack<T>) => (err ? reject(err) : resolve(ack)));
+    socket
+      .timeout(timeoutMs)
+      .emit(event, body, (err: Error | null, ack: Ack<T>) => (err ? reject(err) : resolve(ack)));
   });
 }
 
@@ -20,7 +22,8 @@ export function waitFor(cond: () => boolean, timeoutMs: number, what: string, st
   return new Promise((resolve, reject) => {
     const check = () => {
       if (cond()) return resolve();
-      if (Date.now() > deadline) return reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      if (Date.now() > deadline)
+        return reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
       setTimeout(check, stepMs);
     };
     check();

@@ -2,7 +2,13 @@ import * as wrtc from '@roamhq/wrtc';
 import { io, type Socket } from 'socket.io-client';
 import type { JoinedPayload } from '../../src/signaling/signaling.types';
 import type { Profile, ParticipantRole } from '../../workers/protocol/media';
-import { createI420, fillI420, rgbToYuv, type I420Frame, type Rgb } from '../../workers/media/engine/video/i420';
+import {
+  createI420,
+  fillI420,
+  rgbToYuv,
+  type I420Frame,
+  type Rgb,
+} from '../../workers/media/engine/video/i420';
 import { provisionJoin } from './api';
 import { call } from './signal';
 
@@ -113,10 +119,15 @@ export class TestClient {
 
   /** The last `ms` milliseconds of received audio (48 kHz mono). */
   recentAudio(ms: number): Int16Array {
-    const n = Math.min(Math.floor((ms / 1000) * this.audioSampleRate), this.audioRing.length, this.audioWritten);
+    const n = Math.min(
+      Math.floor((ms / 1000) * this.audioSampleRate),
+      this.audioRing.length,
+      this.audioWritten,
+    );
     const out = new Int16Array(n);
     const end = this.audioWritten % this.audioRing.length;
-    for (let i = 0; i < n; i++) out[i] = this.audioRing[(end - n + i + this.audioRing.length) % this.audioRing.length];
+    for (let i = 0; i < n; i++)
+      out[i] = this.audioRing[(end - n + i + this.audioRing.length) % this.audioRing.length];
     return out;
   }
 
@@ -147,13 +158,23 @@ export class TestClient {
     let bytesReceived = 0;
     let codecId: string | null = null;
     const codecs = new Map<string, string>();
-    report.forEach((s: { type: string; kind?: string; mediaType?: string; bytesReceived?: number; codecId?: string; id: string; mimeType?: string }) => {
-      if (s.type === 'inbound-rtp' && (s.kind ?? s.mediaType) === 'video') {
-        bytesReceived += s.bytesReceived ?? 0;
-        codecId = s.codecId ?? codecId;
-      }
-      if (s.type === 'codec' && s.mimeType) codecs.set(s.id, s.mimeType);
-    });
+    report.forEach(
+      (s: {
+        type: string;
+        kind?: string;
+        mediaType?: string;
+        bytesReceived?: number;
+        codecId?: string;
+        id: string;
+        mimeType?: string;
+      }) => {
+        if (s.type === 'inbound-rtp' && (s.kind ?? s.mediaType) === 'video') {
+          bytesReceived += s.bytesReceived ?? 0;
+          codecId = s.codecId ?? codecId;
+        }
+        if (s.type === 'codec' && s.mimeType) codecs.set(s.id, s.mimeType);
+      },
+    );
     return { bytesReceived, codec: codecId ? (codecs.get(codecId) ?? null) : null, at: Date.now() };
   }
 

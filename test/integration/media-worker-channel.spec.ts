@@ -1,5 +1,10 @@
 import * as path from 'node:path';
-import { ParticipantNotFoundError, UnavailableError, WorkerClosedError, WorkerTimeoutError } from '../../src/common/errors';
+import {
+  ParticipantNotFoundError,
+  UnavailableError,
+  WorkerClosedError,
+  WorkerTimeoutError,
+} from '../../src/common/errors';
 import { setLogSink } from '../../src/common/logger';
 import { MediaWorker } from '../../src/media/media-worker';
 import type { RoomMediaSettings } from '../../workers/protocol/media';
@@ -15,7 +20,10 @@ const settings: RoomMediaSettings = {
   maxIceCandidatesPerParticipant: 64,
 };
 
-function worker(entry: string, overrides: Partial<ConstructorParameters<typeof MediaWorker>[0]> = {}): MediaWorker {
+function worker(
+  entry: string,
+  overrides: Partial<ConstructorParameters<typeof MediaWorker>[0]> = {},
+): MediaWorker {
   return new MediaWorker({
     roomId: 'r1',
     settings,
@@ -38,7 +46,9 @@ describe('MediaWorker and its channel (real child processes)', () => {
       w.request('participant.setMuted', { participantId: 'a', kind: 'audio', muted: true }),
       w.request('participant.setMuted', { participantId: 'b', kind: 'video', muted: false }),
     ]);
-    expect(results.map((r) => (r as unknown as { echo: { participantId: string } }).echo.participantId)).toEqual(['a', 'b']);
+    expect(
+      results.map((r) => (r as unknown as { echo: { participantId: string } }).echo.participantId),
+    ).toEqual(['a', 'b']);
     await w.close();
     expect(w.state).toBe('closed');
   });
@@ -46,7 +56,9 @@ describe('MediaWorker and its channel (real child processes)', () => {
   it('errors cross the boundary as the same typed error class', async () => {
     const w = worker(fixture('echo.js'));
     await w.start();
-    await expect(w.request('participant.leave', { participantId: 'x' })).rejects.toBeInstanceOf(ParticipantNotFoundError);
+    await expect(w.request('participant.leave', { participantId: 'x' })).rejects.toBeInstanceOf(
+      ParticipantNotFoundError,
+    );
     await w.close();
   });
 
@@ -90,7 +102,10 @@ describe('MediaWorker and its channel (real child processes)', () => {
   });
 
   it('the real media worker starts, hosts a room and closes on request', async () => {
-    const w = worker(path.resolve(__dirname, '../../dist/workers/media/main.js'), { requestTimeoutMs: 10000, startTimeoutMs: 20000 });
+    const w = worker(path.resolve(__dirname, '../../dist/workers/media/main.js'), {
+      requestTimeoutMs: 10000,
+      startTimeoutMs: 20000,
+    });
     await w.start();
     const stats = await w.request('room.stats', {});
     expect(stats.roomId).toBe('r1');

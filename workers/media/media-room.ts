@@ -65,7 +65,12 @@ export class MediaRoom {
     private readonly notify: Notify,
     private readonly log: Logger,
   ) {
-    this.layout = { kind: settings.layout, fit: settings.fit, speakerId: null, pinnedId: settings.pinnedParticipantId };
+    this.layout = {
+      kind: settings.layout,
+      fit: settings.fit,
+      speakerId: null,
+      pinnedId: settings.pinnedParticipantId,
+    };
     // Viewers take mixer slots too (they hear everyone), hence the headroom.
     const slots = settings.maxParticipants * 2;
     this.mixer = new MixMinusMixer(slots);
@@ -85,12 +90,18 @@ export class MediaRoom {
     if (req.role === 'publisher' && this.publishers.length >= this.settings.maxParticipants) {
       throw new RoomFullError(`room ${this.roomId} is full (${this.settings.maxParticipants} publishers)`);
     }
-    if (this.listeners.length >= this.mixOutputs.length) throw new RoomFullError(`room ${this.roomId} is full`);
+    if (this.listeners.length >= this.mixOutputs.length)
+      throw new RoomFullError(`room ${this.roomId} is full`);
     const log = this.log.child({ participantId: req.participantId });
     const peer = new ParticipantPeer(
-      { ...req, iceServers: this.settings.iceServers, maxIceCandidates: this.settings.maxIceCandidatesPerParticipant },
       {
-        onIceCandidate: (candidate) => this.notify('participant.ice', { participantId: req.participantId, candidate }),
+        ...req,
+        iceServers: this.settings.iceServers,
+        maxIceCandidates: this.settings.maxIceCandidatesPerParticipant,
+      },
+      {
+        onIceCandidate: (candidate) =>
+          this.notify('participant.ice', { participantId: req.participantId, candidate }),
         onConnectionState: (state) => {
           log.info('peer connection state', { state });
           this.notify('participant.connectionState', { participantId: req.participantId, state });
@@ -160,7 +171,11 @@ export class MediaRoom {
   async startRecording(req: MediaRequestMap['recording.start']['req']): Promise<string> {
     if (this.recorder) throw new ConflictError(`room ${this.roomId} is already recording`);
     this.useProfile(req.profile);
-    const recorder = new RoomRecorder(req, OUTPUT_PROFILES[req.profile], this.log.child({ recordingId: req.recordingId }));
+    const recorder = new RoomRecorder(
+      req,
+      OUTPUT_PROFILES[req.profile],
+      this.log.child({ recordingId: req.recordingId }),
+    );
     recorder.onEnded = (interrupted, reason) => {
       if (this.recorder === recorder) this.recorder = null;
       this.releaseProfile(req.profile);

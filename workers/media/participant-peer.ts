@@ -91,7 +91,9 @@ export class ParticipantPeer {
     this.pc = new RTCPeerConnection({ iceServers: init.iceServers });
     this.pc.onicecandidate = (e) => {
       const c = e.candidate;
-      this.events.onIceCandidate(c ? { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } : null);
+      this.events.onIceCandidate(
+        c ? { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } : null,
+      );
     };
     this.pc.onconnectionstatechange = () => {
       this.connectionState = this.pc.connectionState;

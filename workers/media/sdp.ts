@@ -5,12 +5,14 @@ import { InvalidSdpError, PayloadTooLargeError } from '../../src/common/errors';
  * parse errors are terse, and an oversized blob should be refused before any parsing.
  */
 export function validateSdp(sdp: unknown, maxBytes: number): string {
-  if (typeof sdp !== 'string' || sdp.length === 0) throw new InvalidSdpError('sdp must be a non-empty string');
+  if (typeof sdp !== 'string' || sdp.length === 0)
+    throw new InvalidSdpError('sdp must be a non-empty string');
   if (Buffer.byteLength(sdp) > maxBytes) {
     throw new PayloadTooLargeError(`sdp is larger than ${maxBytes} bytes`);
   }
   if (!sdp.startsWith('v=0')) throw new InvalidSdpError('sdp must start with "v=0"');
-  if (!/\r?\nm=(audio|video) /.test(sdp)) throw new InvalidSdpError('sdp has no audio or video media section');
+  if (!/\r?\nm=(audio|video) /.test(sdp))
+    throw new InvalidSdpError('sdp has no audio or video media section');
   return sdp;
 }
 

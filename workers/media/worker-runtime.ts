@@ -10,7 +10,9 @@ import { BadRequestError, ConflictError, serializeError } from '../../src/common
 import { Logger, setLogLevel } from '../../src/common/logger';
 import { MediaRoom } from './media-room';
 
-type Handler<M extends MediaMethod> = (data: MediaRequestMap[M]['req']) => Promise<MediaRequestMap[M]['res']> | MediaRequestMap[M]['res'];
+type Handler<M extends MediaMethod> = (
+  data: MediaRequestMap[M]['req'],
+) => Promise<MediaRequestMap[M]['res']> | MediaRequestMap[M]['res'];
 
 /**
  * Child side of the channel: dispatches the parent's requests to the room and sends
@@ -32,7 +34,10 @@ export class WorkerRuntime {
       setLogLevel(d.logLevel);
       this.log = new Logger('media-worker', { roomId: d.roomId });
       this.room = new MediaRoom(d.roomId, d.settings, this.notify, this.log);
-      this.log.info('room initialised', { layout: d.settings.layout, maxParticipants: d.settings.maxParticipants });
+      this.log.info('room initialised', {
+        layout: d.settings.layout,
+        maxParticipants: d.settings.maxParticipants,
+      });
       return { pid: process.pid };
     },
     'room.update': (d) => this.requireRoom().update(d),

@@ -77,7 +77,10 @@ export interface MediaRequestMap {
     req: { roomId: string; settings: RoomMediaSettings; logLevel: 'debug' | 'info' | 'warn' | 'error' };
     res: { pid: number };
   };
-  'room.update': { req: Partial<Pick<RoomMediaSettings, 'layout' | 'fit' | 'pinnedParticipantId'>>; res: void };
+  'room.update': {
+    req: Partial<Pick<RoomMediaSettings, 'layout' | 'fit' | 'pinnedParticipantId'>>;
+    res: void;
+  };
   'room.stats': { req: Record<string, never>; res: RoomStats };
   'participant.join': {
     req: { participantId: string; displayName: string; role: ParticipantRole; profile: Profile };

@@ -21,14 +21,25 @@ describe('mix-minus audio by content (real worker, real wrtc clients)', () => {
   it('three participants each hear the two other tones and never their own', async () => {
     const room: TestClient[] = [];
     for (let i = 0; i < 3; i++) {
-      room.push(await TestClient.connect(server.url, { roomId: 'tones', displayName: `T${i}`, toneHz: TONES[i], toneAmplitude: 0.25 }));
+      room.push(
+        await TestClient.connect(server.url, {
+          roomId: 'tones',
+          displayName: `T${i}`,
+          toneHz: TONES[i],
+          toneAmplitude: 0.25,
+        }),
+      );
     }
     clients.push(...room);
     const hears = (c: TestClient, hz: number) => goertzel(c.recentAudio(1000), c.audioSampleRate, hz);
     for (let i = 0; i < 3; i++) {
       const c = room[i];
       const others = TONES.filter((_, j) => j !== i);
-      await waitFor(() => others.every((hz) => hears(c, hz) > 0.2), 45000, `T${i} to hear ${others.join(' and ')} Hz`);
+      await waitFor(
+        () => others.every((hz) => hears(c, hz) > 0.2),
+        45000,
+        `T${i} to hear ${others.join(' and ')} Hz`,
+      );
       // Own tone absent: far below either of the others (codec noise spreads a little energy).
       const own = hears(c, TONES[i]);
       expect(own).toBeLessThan(0.02);
@@ -37,15 +48,26 @@ describe('mix-minus audio by content (real worker, real wrtc clients)', () => {
   });
 
   it('two full-scale inputs are clamped, not wrapped: the listener still hears two clean tones', async () => {
-    const loudA = await TestClient.connect(server.url, { roomId: 'loud', displayName: 'LA', toneHz: 440, toneAmplitude: 1 });
-    const loudB = await TestClient.connect(server.url, { roomId: 'loud', displayName: 'LB', toneHz: 660, toneAmplitude: 1 });
+    const loudA = await TestClient.connect(server.url, {
+      roomId: 'loud',
+      displayName: 'LA',
+      toneHz: 440,
+      toneAmplitude: 1,
+    });
+    const loudB = await TestClient.connect(server.url, {
+      roomId: 'loud',
+      displayName: 'LB',
+      toneHz: 660,
+      toneAmplitude: 1,
+    });
     const listener = await TestClient.connect(server.url, { roomId: 'loud', displayName: 'L', toneHz: 0 });
     clients.push(loudA, loudB, listener);
     await waitFor(() => rmsOf(listener.recentAudio(500)) > 0.3, 45000, 'loud audio at the listener');
     const pcm = listener.recentAudio(1000);
     // Wrap-around turns overflow into full-scale jumps of opposite sign (broadband clicks);
     // clamping keeps the energy in the two tones and their low harmonics.
-    const inTones = goertzel(pcm, listener.audioSampleRate, 440) + goertzel(pcm, listener.audioSampleRate, 660);
+    const inTones =
+      goertzel(pcm, listener.audioSampleRate, 440) + goertzel(pcm, listener.audioSampleRate, 660);
     expect(inTones).toBeGreaterThan(0.3);
     let jumps = 0;
     for (let i = 1; i < pcm.length; i++) if (Math.abs(pcm[i] - pcm[i - 1]) > 40000) jumps++;
@@ -54,11 +76,19 @@ describe('mix-minus audio by content (real worker, real wrtc clients)', () => {
 
   it('the loudest sustained speaker becomes the active speaker, announced to everyone', async () => {
     const quiet = await TestClient.connect(server.url, { roomId: 'speak', displayName: 'Quiet', toneHz: 0 });
-    const talker = await TestClient.connect(server.url, { roomId: 'speak', displayName: 'Talker', toneHz: 300, toneAmplitude: 0.5 });
+    const talker = await TestClient.connect(server.url, {
+      roomId: 'speak',
+      displayName: 'Talker',
+      toneHz: 300,
+      toneAmplitude: 0.5,
+    });
     clients.push(quiet, talker);
     for (const c of [quiet, talker]) {
       await waitFor(
-        () => c.eventsNamed('active-speaker').some((e) => (e as { participantId: string }).participantId === talker.participantId),
+        () =>
+          c
+            .eventsNamed('active-speaker')
+            .some((e) => (e as { participantId: string }).participantId === talker.participantId),
         30000,
         `${c.opts.displayName} to be told who speaks`,
       );

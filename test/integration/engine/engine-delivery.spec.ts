@@ -37,12 +37,25 @@ describe('downlink delivery: codecs, profiles, smooth joins and leaves', () => {
   });
 
   it('a VP8-only client and a VP9-only client in one room both receive the mix in their own codec', async () => {
-    const vp8 = await TestClient.connect(server.url, { roomId: 'codecs', displayName: 'V8', colour: RED, videoCodecs: ['VP8'] });
-    const vp9 = await TestClient.connect(server.url, { roomId: 'codecs', displayName: 'V9', colour: BLUE, videoCodecs: ['VP9'] });
+    const vp8 = await TestClient.connect(server.url, {
+      roomId: 'codecs',
+      displayName: 'V8',
+      colour: RED,
+      videoCodecs: ['VP8'],
+    });
+    const vp9 = await TestClient.connect(server.url, {
+      roomId: 'codecs',
+      displayName: 'V9',
+      colour: BLUE,
+      videoCodecs: ['VP9'],
+    });
     clients.push(vp8, vp9);
     for (const c of [vp8, vp9]) {
       await waitFor(
-        () => !!c.latestFrame && frameContainsColour(c.latestFrame, rgbToYuv(RED)) && frameContainsColour(c.latestFrame, rgbToYuv(BLUE)),
+        () =>
+          !!c.latestFrame &&
+          frameContainsColour(c.latestFrame, rgbToYuv(RED)) &&
+          frameContainsColour(c.latestFrame, rgbToYuv(BLUE)),
         45000,
         `${c.opts.displayName} to see both colours`,
       );
@@ -52,10 +65,24 @@ describe('downlink delivery: codecs, profiles, smooth joins and leaves', () => {
   });
 
   it('a participant picks a profile at join, switches during the call, and the received size and bitrate follow', async () => {
-    const sender = await TestClient.connect(server.url, { roomId: 'profiles', displayName: 'S', colour: RED, noise: true });
-    const low = await TestClient.connect(server.url, { roomId: 'profiles', displayName: 'L', colour: BLUE, profile: 'low' });
+    const sender = await TestClient.connect(server.url, {
+      roomId: 'profiles',
+      displayName: 'S',
+      colour: RED,
+      noise: true,
+    });
+    const low = await TestClient.connect(server.url, {
+      roomId: 'profiles',
+      displayName: 'L',
+      colour: BLUE,
+      profile: 'low',
+    });
     clients.push(sender, low);
-    await waitFor(() => low.latestFrame?.width === 320 && low.latestFrame?.height === 180, 30000, 'low profile frames');
+    await waitFor(
+      () => low.latestFrame?.width === 320 && low.latestFrame?.height === 180,
+      30000,
+      'low profile frames',
+    );
     await waitFor(() => sender.latestFrame?.width === 640, 30000, 'standard profile frames');
     await sleep(3000);
     const standardKbps = await receivedKbps(sender, 4000);
@@ -70,7 +97,11 @@ describe('downlink delivery: codecs, profiles, smooth joins and leaves', () => {
     expect(lowKbps).toBeLessThan(120 * 1.3);
 
     await low.setProfile('high');
-    await waitFor(() => low.latestFrame?.width === 1280 && low.latestFrame?.height === 720, 30000, 'high profile frames');
+    await waitFor(
+      () => low.latestFrame?.width === 1280 && low.latestFrame?.height === 720,
+      30000,
+      'high profile frames',
+    );
     await low.setProfile('low');
     await waitFor(() => low.latestFrame?.width === 320, 30000, 'back to low');
     // The renegotiated ceiling applies again after switching back.
@@ -81,14 +112,33 @@ describe('downlink delivery: codecs, profiles, smooth joins and leaves', () => {
   });
 
   it('joins and leaves cause no long video gap and no audio dropout for the others', async () => {
-    const watcher = await TestClient.connect(server.url, { roomId: 'smooth', displayName: 'W', colour: RED, toneHz: 0 });
-    const talker = await TestClient.connect(server.url, { roomId: 'smooth', displayName: 'T', colour: BLUE, toneHz: 500 });
+    const watcher = await TestClient.connect(server.url, {
+      roomId: 'smooth',
+      displayName: 'W',
+      colour: RED,
+      toneHz: 0,
+    });
+    const talker = await TestClient.connect(server.url, {
+      roomId: 'smooth',
+      displayName: 'T',
+      colour: BLUE,
+      toneHz: 500,
+    });
     clients.push(watcher, talker);
-    await waitFor(() => watcher.framesReceived > 30 && watcher.audioSamplesReceived > 48000, 45000, 'steady media');
+    await waitFor(
+      () => watcher.framesReceived > 30 && watcher.audioSamplesReceived > 48000,
+      45000,
+      'steady media',
+    );
     const from = Date.now();
     const samplesBefore = watcher.audioSamplesReceived;
     for (let i = 0; i < 3; i++) {
-      const guest = await TestClient.connect(server.url, { roomId: 'smooth', displayName: `G${i}`, colour: RED, toneHz: 700 });
+      const guest = await TestClient.connect(server.url, {
+        roomId: 'smooth',
+        displayName: `G${i}`,
+        colour: RED,
+        toneHz: 700,
+      });
       await sleep(1000);
       await guest.close();
       await sleep(700);

@@ -14,31 +14,92 @@ const RED = { r: 220, g: 30, b: 30 };
 const BLUE = { r: 30, g: 60, b: 220 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function probe(file: string): Promise<{ duration: number; codecs: string[]; width: number; height: number }> {
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', file]);
-  const j = JSON.parse(stdout) as { format: { duration: string }; streams: { codec_name: string; width?: number; height?: number }[] };
+async function probe(
+  file: string,
+): Promise<{ duration: number; codecs: string[]; width: number; height: number }> {
+  const { stdout } = await run('ffprobe', [
+    '-v',
+    'error',
+    '-show_format',
+    '-show_streams',
+    '-of',
+    'json',
+    file,
+  ]);
+  const j = JSON.parse(stdout) as {
+    format: { duration: string };
+    streams: { codec_name: string; width?: number; height?: number }[];
+  };
   const v = j.streams.find((s) => s.width);
-  return { duration: Number(j.format.duration), codecs: j.streams.map((s) => s.codec_name).sort(), width: v?.width ?? 0, height: v?.height ?? 0 };
+  return {
+    duration: Number(j.format.duration),
+    codecs: j.streams.map((s) => s.codec_name).sort(),
+    width: v?.width ?? 0,
+    height: v?.height ?? 0,
+  };
 }
 
 async function frameAt(file: string, sec: number, w: number, h: number) {
-  const { stdout } = await run('ffmpeg', ['-v', 'error', '-ss', String(sec), '-i', file, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-'], {
-    encoding: 'buffer',
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const { stdout } = await run(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      '-ss',
+      String(sec),
+      '-i',
+      file,
+      '-frames:v',
+      '1',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'yuv420p',
+      '-',
+    ],
+    {
+      encoding: 'buffer',
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   return { width: w, height: h, data: new Uint8Array(stdout as unknown as Buffer) };
 }
 
 async function audioOf(file: string, fromSec: number, seconds: number): Promise<Int16Array> {
-  const { stdout } = await run('ffmpeg', ['-v', 'error', '-ss', String(fromSec), '-t', String(seconds), '-i', file, '-f', 's16le', '-ac', '1', '-ar', '48000', '-'], {
-    encoding: 'buffer',
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const { stdout } = await run(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      '-ss',
+      String(fromSec),
+      '-t',
+      String(seconds),
+      '-i',
+      file,
+      '-f',
+      's16le',
+      '-ac',
+      '1',
+      '-ar',
+      '48000',
+      '-',
+    ],
+    {
+      encoding: 'buffer',
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   const b = stdout as unknown as Buffer;
   return new Int16Array(b.buffer, b.byteOffset, Math.floor(b.length / 2));
 }
 
-async function waitForState(server: { url: string }, id: string, states: string[], timeoutMs = 90000): Promise<RecordingManifest> {
+async function waitForState(
+  server: { url: string },
+  id: string,
+  states: string[],
+  timeoutMs = 90000,
+): Promise<RecordingManifest> {
   let last: RecordingManifest | null = null;
   await waitFor(
     () => {
@@ -67,17 +128,36 @@ describe('recordings over REST (real worker, real ffmpeg, real BullMQ finalize w
 
   it('records 10 s of two participants into an MP4 that holds both colours, both tones and lasts 10 ± 1 s', async () => {
     await createRoom(server, { id: 'rec-room' });
-    const a = await TestClient.connect(server.url, { roomId: 'rec-room', displayName: 'A', colour: RED, toneHz: 440 });
-    const b = await TestClient.connect(server.url, { roomId: 'rec-room', displayName: 'B', colour: BLUE, toneHz: 880 });
+    const a = await TestClient.connect(server.url, {
+      roomId: 'rec-room',
+      displayName: 'A',
+      colour: RED,
+      toneHz: 440,
+    });
+    const b = await TestClient.connect(server.url, {
+      roomId: 'rec-room',
+      displayName: 'B',
+      colour: BLUE,
+      toneHz: 880,
+    });
     clients.push(a, b);
-    await waitFor(() => !!a.latestFrame && frameContainsColour(a.latestFrame, rgbToYuv(BLUE)), 45000, 'media flowing');
+    await waitFor(
+      () => !!a.latestFrame && frameContainsColour(a.latestFrame, rgbToYuv(BLUE)),
+      45000,
+      'media flowing',
+    );
 
-    const started = await api<RecordingManifest>(server, '/api/rooms/rec-room/recordings', { method: 'POST', body: {} });
+    const started = await api<RecordingManifest>(server, '/api/rooms/rec-room/recordings', {
+      method: 'POST',
+      body: {},
+    });
     expect(started.status).toBe(201);
     expect(started.body).toMatchObject({ roomId: 'rec-room', state: 'recording' });
     expect(started.body.participantsSeen.map((p) => p.displayName).sort()).toEqual(['A', 'B']);
     const id = started.body.id;
-    expect((await api(server, '/api/rooms/rec-room/recordings', { method: 'POST', body: {} })).status).toBe(409);
+    expect((await api(server, '/api/rooms/rec-room/recordings', { method: 'POST', body: {} })).status).toBe(
+      409,
+    );
 
     await sleep(10000);
     const stopped = await api<RecordingManifest>(server, `/api/recordings/${id}/stop`, { method: 'POST' });
@@ -95,7 +175,7 @@ describe('recordings over REST (real worker, real ffmpeg, real BullMQ finalize w
     expect(res.headers.get('content-type')).toBe('video/mp4');
     expect(res.headers.get('content-disposition')).toBe(`attachment; filename="${id}.mp4"`);
     const bytes = Buffer.from(await res.arrayBuffer());
-    const file = `${fs.mkdtempSync("/tmp/mcu-dl-")}/rec.mp4`;
+    const file = `${fs.mkdtempSync('/tmp/mcu-dl-')}/rec.mp4`;
     fs.writeFileSync(file, bytes);
     const p = await probe(file);
     expect(p.codecs).toEqual(['aac', 'h264']);
@@ -109,20 +189,34 @@ describe('recordings over REST (real worker, real ffmpeg, real BullMQ finalize w
     expect(goertzel(pcm, 48000, 880)).toBeGreaterThan(0.2);
 
     // A ranged download returns exactly those bytes; the ETag revalidates.
-    const ranged = await adminFetch(server, `/api/recordings/${id}/download`, { headers: { range: 'bytes=100-1099' } });
+    const ranged = await adminFetch(server, `/api/recordings/${id}/download`, {
+      headers: { range: 'bytes=100-1099' },
+    });
     expect(ranged.status).toBe(206);
     expect(ranged.headers.get('content-range')).toBe(`bytes 100-1099/${bytes.length}`);
     expect(Buffer.from(await ranged.arrayBuffer()).equals(bytes.subarray(100, 1100))).toBe(true);
     const etag = res.headers.get('etag') as string;
-    expect((await adminFetch(server, `/api/recordings/${id}/download`, { headers: { 'if-none-match': etag } })).status).toBe(304);
-    expect((await adminFetch(server, `/api/recordings/${id}/download`, { headers: { range: `bytes=${bytes.length + 5}-` } })).status).toBe(416);
+    expect(
+      (await adminFetch(server, `/api/recordings/${id}/download`, { headers: { 'if-none-match': etag } }))
+        .status,
+    ).toBe(304);
+    expect(
+      (
+        await adminFetch(server, `/api/recordings/${id}/download`, {
+          headers: { range: `bytes=${bytes.length + 5}-` },
+        })
+      ).status,
+    ).toBe(416);
 
     const thumb = await adminFetch(server, `/api/recordings/${id}/thumbnail`);
     expect(thumb.status).toBe(200);
     expect(thumb.headers.get('content-type')).toBe('image/jpeg');
 
     // Listing and filters.
-    const list = await api<{ items: RecordingManifest[]; total: number }>(server, '/api/recordings?roomId=rec-room&state=ready&limit=5');
+    const list = await api<{ items: RecordingManifest[]; total: number }>(
+      server,
+      '/api/recordings?roomId=rec-room&state=ready&limit=5',
+    );
     expect(list.status).toBe(200);
     expect(list.body.items.map((m) => m.id)).toContain(id);
     expect((await api<{ items: unknown[] }>(server, '/api/recordings?roomId=nope')).body.items).toEqual([]);
@@ -139,18 +233,33 @@ describe('recordings over REST (real worker, real ffmpeg, real BullMQ finalize w
       const body = (await r.json()) as { error: string };
       expect(body.error).toBeDefined();
     }
-    expect((await api(server, '/api/rooms/unknown-room/recordings', { method: 'POST', body: {} })).status).toBe(404);
+    expect(
+      (await api(server, '/api/rooms/unknown-room/recordings', { method: 'POST', body: {} })).status,
+    ).toBe(404);
     await createRoom(server, { id: 'empty-room' });
-    expect((await api(server, '/api/rooms/empty-room/recordings', { method: 'POST', body: {} })).status).toBe(409);
-    expect((await api(server, '/api/rooms/empty-room/recordings', { method: 'POST', body: { webm: 'yes' } })).status).toBe(400);
+    expect((await api(server, '/api/rooms/empty-room/recordings', { method: 'POST', body: {} })).status).toBe(
+      409,
+    );
+    expect(
+      (await api(server, '/api/rooms/empty-room/recordings', { method: 'POST', body: { webm: 'yes' } }))
+        .status,
+    ).toBe(400);
   });
 
   it('SIGKILL of the media worker mid-recording still yields a playable recording marked interrupted', async () => {
     await createRoom(server, { id: 'crash-rec' });
-    const c = await TestClient.connect(server.url, { roomId: 'crash-rec', displayName: 'C', colour: RED, toneHz: 500 });
+    const c = await TestClient.connect(server.url, {
+      roomId: 'crash-rec',
+      displayName: 'C',
+      colour: RED,
+      toneHz: 500,
+    });
     clients.push(c);
     await waitFor(() => c.framesReceived > 10, 45000, 'media flowing');
-    const started = await api<RecordingManifest>(server, '/api/rooms/crash-rec/recordings', { method: 'POST', body: {} });
+    const started = await api<RecordingManifest>(server, '/api/rooms/crash-rec/recordings', {
+      method: 'POST',
+      body: {},
+    });
     const id = started.body.id;
     await sleep(5000);
     process.kill(server.app.get(MediaSupervisor).get('crash-rec')?.pid as number, 'SIGKILL');
@@ -168,12 +277,19 @@ describe('recordings over REST (real worker, real ffmpeg, real BullMQ finalize w
 
   it('auto-record rooms start recording on the first join, and deleting the room stops and finalizes it', async () => {
     await createRoom(server, { id: 'auto-rec', autoRecord: true });
-    const c = await TestClient.connect(server.url, { roomId: 'auto-rec', displayName: 'Auto', colour: BLUE, toneHz: 300 });
+    const c = await TestClient.connect(server.url, {
+      roomId: 'auto-rec',
+      displayName: 'Auto',
+      colour: BLUE,
+      toneHz: 300,
+    });
     clients.push(c);
     let rec: RecordingManifest | undefined;
     await waitFor(
       () => {
-        void api<{ items: RecordingManifest[] }>(server, '/api/recordings?roomId=auto-rec').then((r) => (rec = r.body.items[0]));
+        void api<{ items: RecordingManifest[] }>(server, '/api/recordings?roomId=auto-rec').then(
+          (r) => (rec = r.body.items[0]),
+        );
         return rec?.state === 'recording';
       },
       30000,
@@ -182,7 +298,11 @@ describe('recordings over REST (real worker, real ffmpeg, real BullMQ finalize w
     );
     await sleep(3000);
     expect((await adminFetch(server, '/api/rooms/auto-rec', { method: 'DELETE' })).status).toBe(204);
-    const done = await waitForState(server, (rec as RecordingManifest).id, ['ready', 'failed', 'interrupted']);
+    const done = await waitForState(server, (rec as RecordingManifest).id, [
+      'ready',
+      'failed',
+      'interrupted',
+    ]);
     expect(['ready', 'interrupted']).toContain(done.state);
     expect(done.media?.durationSec).toBeGreaterThan(1);
     // A finished recording can be deleted; a second delete is a 404.
@@ -193,17 +313,30 @@ describe('recordings over REST (real worker, real ffmpeg, real BullMQ finalize w
 
 describe('graceful stop and restart of the real server process', () => {
   it('SIGTERM closes the active recording and queues its finalize; the next start finishes it', async () => {
-    const env = { RECORDINGS_DIR: fs.mkdtempSync('/tmp/mcu-rec-'), DATA_DIR: fs.mkdtempSync('/tmp/mcu-data-') };
+    const env = {
+      RECORDINGS_DIR: fs.mkdtempSync('/tmp/mcu-rec-'),
+      DATA_DIR: fs.mkdtempSync('/tmp/mcu-data-'),
+    };
     const srv = await spawnServer(env);
     await createRoom(srv, { id: 'graceful' });
-    const c = await TestClient.connect(srv.url, { roomId: 'graceful', displayName: 'G', colour: RED, toneHz: 400 });
+    const c = await TestClient.connect(srv.url, {
+      roomId: 'graceful',
+      displayName: 'G',
+      colour: RED,
+      toneHz: 400,
+    });
     await waitFor(() => c.framesReceived > 10, 45000, 'media flowing');
-    const started = await api<RecordingManifest>(srv, '/api/rooms/graceful/recordings', { method: 'POST', body: {} });
+    const started = await api<RecordingManifest>(srv, '/api/rooms/graceful/recordings', {
+      method: 'POST',
+      body: {},
+    });
     expect(started.status).toBe(201);
     await sleep(5000);
     await c.close();
     expect(await srv.stop('SIGTERM')).toBe(0);
-    const manifest = JSON.parse(fs.readFileSync(`${env.RECORDINGS_DIR}/${started.body.id}/manifest.json`, 'utf8')) as RecordingManifest;
+    const manifest = JSON.parse(
+      fs.readFileSync(`${env.RECORDINGS_DIR}/${started.body.id}/manifest.json`, 'utf8'),
+    ) as RecordingManifest;
     // Stopped cleanly (not interrupted); finalized now or by the next start.
     expect(['finalizing', 'ready']).toContain(manifest.state);
     expect(manifest.interrupted).toBe(false);

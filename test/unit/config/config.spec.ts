@@ -13,8 +13,18 @@ describe('loadConfig', () => {
   });
 
   it('reads HOST, PORT, REDIS_URL and RECORDINGS_DIR', () => {
-    const c = loadConfig({ HOST: '0.0.0.0', PORT: '8080', REDIS_URL: 'redis://h:6380/2', RECORDINGS_DIR: '/srv/rec' });
-    expect(c).toMatchObject({ host: '0.0.0.0', port: 8080, redisUrl: 'redis://h:6380/2', recordingsDir: '/srv/rec' });
+    const c = loadConfig({
+      HOST: '0.0.0.0',
+      PORT: '8080',
+      REDIS_URL: 'redis://h:6380/2',
+      RECORDINGS_DIR: '/srv/rec',
+    });
+    expect(c).toMatchObject({
+      host: '0.0.0.0',
+      port: 8080,
+      redisUrl: 'redis://h:6380/2',
+      recordingsDir: '/srv/rec',
+    });
   });
 
   it('treats an empty value as unset', () => {
@@ -31,11 +41,15 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'verbose'],
   ])('a bad %s (%s) stops the boot with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
-    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration:[\\s\\S]*${name}`));
+    expect(() => loadConfig({ [name]: value })).toThrow(
+      new RegExp(`^Invalid configuration:[\\s\\S]*${name}`),
+    );
   });
 
   it('rejects ICE_SERVERS that are not a JSON array of servers', () => {
     expect(() => loadConfig({ ICE_SERVERS: '{"urls":1}' })).toThrow(/ICE_SERVERS/);
-    expect(loadConfig({ ICE_SERVERS: '[{"urls":"stun:stun.example.org"}]' }).media.iceServers).toHaveLength(1);
+    expect(loadConfig({ ICE_SERVERS: '[{"urls":"stun:stun.example.org"}]' }).media.iceServers).toHaveLength(
+      1,
+    );
   });
 });

@@ -22,9 +22,13 @@ describe('MediaClock', () => {
 
   it('skips ahead after a stall longer than its catch-up window instead of bursting', async () => {
     let ticks = 0;
-    const clock = new MediaClock(10, () => {
-      ticks++;
-    }, 50);
+    const clock = new MediaClock(
+      10,
+      () => {
+        ticks++;
+      },
+      50,
+    );
     clock.start();
     const until = performance.now() + 300;
     while (performance.now() < until) {
