@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { Gauge, Registry } from 'prom-client';
-import type { Profile, RoomStats } from '../../workers/protocol/media';
+import type { RoomStats } from '../../workers/protocol/media';
 import { FINALIZE_QUEUE } from '../../workers/protocol/recording';
 import type { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
@@ -16,7 +16,7 @@ import { WebhooksService } from '../webhooks/webhooks.service';
  * Until the worker reports it (see the report to the lead), frames handed to the encoders per
  * second are not in RoomStats; read it when present so the gauge fills in without a change here.
  */
-type StatsWithDelivery = RoomStats & { deliveredFps?: Partial<Record<Profile, number>> };
+type StatsWithDelivery = RoomStats;
 
 const JOB_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed'] as const;
 

@@ -200,11 +200,12 @@ export class MediaRoom {
     return rec.stop();
   }
 
-  stats(): RoomStats {
+  async stats(): Promise<RoomStats> {
     const usage = process.cpuUsage();
     const composedFps: RoomStats['composedFps'] = {};
     for (const [name, w] of this.fpsWindow) composedFps[name] = w.fps;
     return {
+      deliveredFps: await this.deliveredFps(),
       roomId: this.roomId,
       participants: [...this.peers.values()].map((p) => p.snapshot()),
       activeSpeakerId: this.speaker.current,
@@ -215,6 +216,30 @@ export class MediaRoom {
       rssBytes: process.memoryUsage().rss,
     };
   }
+
+  /** Per profile: mean over its peers of frames sent per second since the previous stats call. */
+  private async deliveredFps(): Promise<RoomStats['deliveredFps']> {
+    const now = performance.now();
+    const sums = new Map<Profile, { fps: number; n: number }>();
+    await Promise.all(
+      [...this.peers.values()].map(async (p) => {
+        const frames = await p.framesSent().catch(() => null);
+        if (frames === null) return;
+        const prev = this.sentSamples.get(p.id);
+        this.sentSamples.set(p.id, { frames, at: now });
+        if (!prev || now - prev.at < 200) return;
+        const s = sums.get(p.profile) ?? { fps: 0, n: 0 };
+        s.fps += ((frames - prev.frames) * 1000) / (now - prev.at);
+        s.n++;
+        sums.set(p.profile, s);
+      }),
+    );
+    for (const id of this.sentSamples.keys()) if (!this.peers.has(id)) this.sentSamples.delete(id);
+    const out: RoomStats['deliveredFps'] = {};
+    for (const [profile, s] of sums) out[profile] = s.fps / s.n;
+    return out;
+  }
+  private readonly sentSamples = new Map<string, { frames: number; at: number }>();
 
   get participantCount(): number {
     return this.peers.size;

@@ -173,6 +173,16 @@ export class ParticipantPeer {
     if (this.videoSender) await this.videoSender.replaceTrack(track);
   }
 
+  /** Video frames sent to this peer so far (encoder output, from libwebrtc's stats). */
+  async framesSent(): Promise<number> {
+    const report = await this.pc.getStats();
+    let frames = 0;
+    report.forEach((s: { type: string; kind?: string; mediaType?: string; framesSent?: number }) => {
+      if (s.type === 'outbound-rtp' && (s.kind ?? s.mediaType) === 'video') frames += s.framesSent ?? 0;
+    });
+    return frames;
+  }
+
   snapshot(): ParticipantSnapshot {
     return {
       participantId: this.id,

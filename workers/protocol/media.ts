@@ -65,6 +65,8 @@ export interface RoomStats {
   participants: ParticipantSnapshot[];
   activeSpeakerId: string | null;
   composedFps: Partial<Record<Profile, number>>;
+  /** Frames the peer connections actually sent per second, averaged over the peers of a profile. */
+  deliveredFps: Partial<Record<Profile, number>>;
   audioUnderruns: number;
   cpuUserMicros: number;
   cpuSystemMicros: number;

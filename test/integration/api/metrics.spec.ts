@@ -62,10 +62,13 @@ describe('GET /metrics', () => {
       () => {
         void metrics.poll();
         void scrape().then((t) => (text = t));
-        return (sample(text, 'mcu_composed_fps', { room: 'measured', profile: 'standard' }) ?? 0) > 0;
+        return (
+          (sample(text, 'mcu_composed_fps', { room: 'measured', profile: 'standard' }) ?? 0) > 0 &&
+          (sample(text, 'mcu_delivered_fps', { room: 'measured', profile: 'standard' }) ?? 0) > 0
+        );
       },
       30000,
-      'composed fps to be reported',
+      'composed and delivered fps to be reported',
       500,
     );
     text = await scrape();
