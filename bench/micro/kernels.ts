@@ -1,14 +1,18 @@
 /**
  * Micro-benchmark of the real-time kernels (compositor/scaler, mix-minus with jitter reads).
- * Run: npx tsc -p tsconfig.build.json && node dist/bench/micro/kernels.js [iterations]
+ * Run: npx tsc -p tsconfig.build.json && node dist/bench/micro/kernels.js [iterations] [--baseline]
  * Targets are printed beside the numbers; a miss is reported, never turned into an exit code.
+ * The compositor cases use the scaler's default kernel (libyuv when native/yuv-scale is
+ * built); the `_native` / `_ts` cases time each kernel on the same tiles side by side.
  */
 import { FRAME_SAMPLES, JitterBuffer } from '../../workers/media/engine/audio/jitter-buffer';
 import { MixMinusMixer } from '../../workers/media/engine/audio/mixer';
 import { Compositor, TileSource } from '../../workers/media/engine/video/compositor';
 import { I420Frame, createI420, rgbToYuv, fillRect } from '../../workers/media/engine/video/i420';
 import { Tile, planLayout } from '../../workers/media/engine/video/layout';
+import { loadNativeScaler } from '../../workers/media/engine/video/native-scaler';
 import type { Fit } from '../../workers/media/engine/video/scale-plan';
+import { I420Scaler } from '../../workers/media/engine/video/scaler';
 import { naiveScaleCrop } from './naive-scaler';
 
 export interface KernelBenchOptions {
@@ -53,6 +57,23 @@ function composeCase(key: string, cols: number, w: number, h: number, fit: Fit, 
   const compositor = new Compositor(w, h);
   const sourceOf = (id: string): TileSource => sources.get(id) as TileSource;
   return { key, unit: 'ms', target, run: () => compositor.compose(tiles, sourceOf, fit) };
+}
+
+/** What compose() does per tile, on a scaler with a chosen kernel (the compositor always takes the default). */
+function scalerCase(key: string, cols: number, w: number, h: number, native: boolean, target?: number): Case {
+  const n = cols * cols;
+  const tiles: Tile[] = planLayout('grid', ids(n), { width: w, height: h });
+  const frames = ids(n).map((_, i) => makeSource(640, 480, i + 1));
+  const canvas = createI420(w, h);
+  const scaler = new I420Scaler({ native });
+  return {
+    key,
+    unit: 'ms',
+    target,
+    run: () => {
+      for (let i = 0; i < tiles.length; i++) scaler.scaleInto(frames[i], canvas, tiles[i], 'crop');
+    },
+  };
 }
 
 function naiveCase(key: string, cols: number, w: number, h: number): Case {
@@ -143,6 +164,17 @@ export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<Rec
     { c: composeCase('grid3x3_640x360_letterbox_ms', 3, 640, 360, 'letterbox') },
     { c: composeCase('grid3x3_1280x720_letterbox_ms', 3, 1280, 720, 'letterbox') },
   ];
+  const grids: [string, number, number, number, number | undefined][] = [
+    ['grid3x3_640x360', 3, 640, 360, 0.7],
+    ['grid3x3_1280x720', 3, 1280, 720, 2.5],
+    ['grid2x2_640x360', 2, 640, 360, undefined],
+  ];
+  const kernels = loadNativeScaler() === null ? ['ts'] : ['native', 'ts'];
+  for (const [name, cols, w, h, target] of grids) {
+    for (const kernel of kernels) {
+      cases.push({ c: scalerCase(`${name}_${kernel}_ms`, cols, w, h, kernel === 'native', target) });
+    }
+  }
   if (opts.baseline) {
     cases.push({ c: naiveCase('naive_grid3x3_640x360_ms', 3, 640, 360) });
     cases.push({ c: naiveCase('naive_grid3x3_1280x720_ms', 3, 1280, 720) });
@@ -151,6 +183,9 @@ export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<Rec
 
   const results: Record<string, number> = {};
   log(`kernel micro-benchmark: ${iterations} iterations per case (after warm-up)`);
+  log(
+    `  video scaler default kernel: ${new I420Scaler().kernel}${kernels.length === 1 ? ' (addon not built)' : ''}`,
+  );
   for (const { c, refill, ticksPerRefill } of cases) {
     // Yield between cases so a caller's event loop (progress output, timers) keeps moving.
     await new Promise((resolve) => setImmediate(resolve));

@@ -1,7 +1,7 @@
 /**
  * Optional native kernel for I420Scaler: Debian's libyuv behind a small N-API addon
- * (native/yuv-scale, built by scripts/setup.js). libyuv's bilinear scaler is SIMD code, about
- * 2-4x faster than the TypeScript passes on the compositor's grids (docs/engine-kernels.md).
+ * (native/yuv-scale, built by scripts/setup.js). libyuv's bilinear scaler is SIMD code, ~3x
+ * faster than the TypeScript passes on the compositor's 3x3 grids (docs/engine-kernels.md).
  * The addon is optional: when it is not built or libyuv is missing, loadNativeScaler()
  * returns null and the scaler keeps its TypeScript path with identical semantics.
  */

@@ -35,13 +35,13 @@ const MAX_PLANS = 64;
  * here for both kernels; the pixels come from libyuv when the native addon is loaded, else
  * from the TypeScript passes below.
  *
- * TypeScript kernel: separable, vertical pass first: each destination row blends two source rows into a row
- * buffer (four bytes at a time, SIMD-within-a-register), then the horizontal pass picks two
- * samples per destination pixel from that buffer. When a destination row lands exactly on a
- * source row (weight 0 or 256) the vertical pass is skipped and the horizontal pass reads the
- * source directly. All weights are 8-bit fixed point with rounding, so a flat colour stays
- * exactly flat and a monotonic gradient stays monotonic. See docs/engine-kernels.md for the
- * measurements behind these choices.
+ * The TypeScript kernel is separable, vertical pass first: each destination row blends two
+ * source rows into a row buffer (four bytes at a time, SIMD-within-a-register), then the
+ * horizontal pass picks two samples per destination pixel from that buffer. When a
+ * destination row lands exactly on a source row (weight 0 or 256) the vertical pass is
+ * skipped and the horizontal pass reads the source directly. All weights are 8-bit fixed
+ * point with rounding, so a flat colour stays exactly flat and a monotonic gradient stays
+ * monotonic. See docs/engine-kernels.md for the measurements behind these choices.
  */
 export class I420Scaler {
   private readonly plans: ScalePlan[] = [];
