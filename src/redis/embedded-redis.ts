@@ -22,30 +22,33 @@ export class EmbeddedRedis {
     const pidFile = path.join(dir, 'redis.pid');
     stopStale(pidFile, this.log);
     const port = await freePort();
-    const child = spawn(
-      'redis-server',
-      [
-        '--bind',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--dir',
-        dir,
-        '--appendonly',
-        'yes',
-        '--save',
-        '',
-        '--pidfile',
-        pidFile,
-        '--daemonize',
-        'no',
-        '--protected-mode',
-        'yes',
-        '--loglevel',
-        'warning',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const args = [
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--save',
+      '',
+      '--pidfile',
+      pidFile,
+      '--daemonize',
+      'no',
+      '--protected-mode',
+      'yes',
+      '--loglevel',
+      'warning',
+    ];
+    // setpriv (util-linux) asks the kernel to SIGTERM redis when this process dies, even by
+    // SIGKILL, so a crashed server leaves no redis-server behind; the pid file covers the rest.
+    const child = HAS_SETPRIV
+      ? spawn('setpriv', ['--pdeathsig', 'SIGTERM', '--', 'redis-server', ...args], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+      : spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     let output = '';
     child.stdout?.on('data', (b: Buffer) => (output = (output + b.toString()).slice(-4000)));
@@ -89,6 +92,8 @@ export class EmbeddedRedis {
     this.log.info('embedded redis-server stopped');
   }
 }
+
+const HAS_SETPRIV = spawnSync('setpriv', ['--help'], { stdio: 'ignore' }).status === 0;
 
 function stopStale(pidFile: string, log: Logger): void {
   let pid: number;

@@ -50,6 +50,12 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Spawned servers still running: killed when the test process exits, even after a failure. */
+const spawned = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const p of spawned) p.kill('SIGTERM');
+});
+
 /** The compiled server as its own OS process, exactly as `npm start` runs it. */
 export async function spawnServer(env: Record<string, string> = {}): Promise<ServerProcess> {
   const dir = tempDir('proc');
@@ -78,7 +84,13 @@ export async function spawnServer(env: Record<string, string> = {}): Promise<Ser
   };
   proc.stdout?.on('data', onData);
   proc.stderr?.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  spawned.add(proc);
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once('exit', (code) => {
+      spawned.delete(proc);
+      resolve(code);
+    }),
+  );
   const url = await new Promise<string>((resolve, reject) => {
     const t = setInterval(() => {
       const l = lines.find((x) => x.includes('"server listening"'));

@@ -50,9 +50,21 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
-  // Started by the server (embedded mode): if the server goes away, so does this worker;
-  // unfinished jobs stay in Redis and the next start picks them up.
-  if (process.send) process.on('disconnect', () => shutdown('SIGTERM'));
+  serverGone = () => shutdown('SIGTERM');
+}
+
+/**
+ * Started by the server (embedded mode): if the server goes away, so does this worker, even
+ * while it is still starting; unfinished jobs stay in Redis for the next start. Its Redis may be
+ * gone too (the embedded one dies with the server), so closing can hang on reconnects: a few
+ * seconds, then exit; an interrupted job is retried by BullMQ as stalled.
+ */
+let serverGone: () => void = () => process.exit(0);
+if (process.send) {
+  process.on('disconnect', () => {
+    setTimeout(() => process.exit(0), 5000).unref();
+    serverGone();
+  });
 }
 
 void main();
