@@ -8,6 +8,8 @@ import { frameContainsColour, goertzel, rgbToYuv } from '../../helpers/media-ana
 import { spawnServer, startTestServer } from '../../helpers/server';
 import { waitFor } from '../../helpers/signal';
 import { TestClient } from '../../helpers/wrtc-client';
+import { ManifestStore } from '../../../workers/recording/manifest-store';
+import { manifestFor, newRecordingId, writeTestSegments } from './media-fixtures';
 
 const run = promisify(execFile);
 const RED = { r: 220, g: 30, b: 30 };
@@ -100,17 +102,20 @@ async function waitForState(
   states: string[],
   timeoutMs = 90000,
 ): Promise<RecordingManifest> {
+  const deadline = Date.now() + timeoutMs;
   let last: RecordingManifest | null = null;
-  await waitFor(
-    () => {
-      void api<RecordingManifest>(server, `/api/recordings/${id}`).then((r) => (last = r.body));
-      return !!last && states.includes(last.state);
-    },
-    timeoutMs,
-    `recording ${id} to reach ${states.join('/')}`,
-    250,
+  while (Date.now() < deadline) {
+    // One request at a time; a transient connection error is just another poll.
+    const r = await api<RecordingManifest>(server, `/api/recordings/${id}`).catch(() => null);
+    if (r?.status === 200) {
+      last = r.body;
+      if (states.includes(last.state)) return last;
+    }
+    await sleep(250);
+  }
+  throw new Error(
+    `recording ${id} did not reach ${states.join('/')} within ${timeoutMs} ms (last: ${last?.state})`,
   );
-  return last as unknown as RecordingManifest;
 }
 
 describe('recordings over REST (real worker, real ffmpeg, real BullMQ finalize worker)', () => {
@@ -348,6 +353,26 @@ describe('graceful stop and restart of the real server process', () => {
       expect(done.media?.durationSec).toBeGreaterThan(3);
     } finally {
       await next.stop('SIGTERM');
+    }
+  });
+});
+
+describe('start-up recovery', () => {
+  it('a recording left in "recording" by a crashed server is finalized as interrupted at the next start', async () => {
+    const recordingsDir = fs.mkdtempSync('/tmp/mcu-rec-');
+    const id = newRecordingId();
+    const store = new ManifestStore(recordingsDir);
+    await store.create(manifestFor(id, { width: 320, height: 180, fps: 15 }));
+    await writeTestSegments(store.dirOf(id), 4, 1);
+    const server = await startTestServer({ RECORDINGS_DIR: recordingsDir });
+    try {
+      const done = await waitForState(server, id, ['ready', 'failed', 'interrupted']);
+      expect(done.state).toBe('interrupted');
+      expect(done.interrupted).toBe(true);
+      expect(done.media?.durationSec).toBeGreaterThan(3);
+      expect(done.files.map((f) => f.kind)).toContain('mp4');
+    } finally {
+      await server.close();
     }
   });
 });

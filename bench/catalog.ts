@@ -1,0 +1,120 @@
+/**
+ * Scenario names and the command line. A scenario key says what it runs:
+ *   std-<N>        one room of N on the `standard` profile
+ *   low-<N>        one room of N on the `low` profile
+ *   rooms-<R>x<N>  R rooms of N each on `standard`
+ *   rec-<N>        one room of N on `standard` with a recording running
+ *   pin-<N>        one room of N on `standard`, server pinned to CPU 0 and the load generator
+ *                  to the other CPUs (needs >= 2 cores): the server's capacity per core
+ * plus `baseline` (peer-to-peer latency), `capacity` (search) and `kernels` (micro-benchmark).
+ */
+import type { ScenarioSpec } from './scenario';
+
+export const DEFAULT_SCENARIOS = [
+  'baseline',
+  'std-2',
+  'std-4',
+  'std-8',
+  'std-12',
+  'std-16',
+  'rooms-3x4',
+  'low-8',
+  'rec-4',
+  'capacity',
+  'kernels',
+];
+export const QUICK_SCENARIOS = ['baseline', 'std-2', 'std-4', 'low-4'];
+
+export interface CliOptions {
+  keys: string[];
+  warmupMs: number;
+  measureMs: number;
+  /** Extra runs the capacity search may add beyond the sweep. */
+  capacityRuns: number;
+  quick: boolean;
+  /** Results file stem in bench/results/; only the full default run writes `latest`. */
+  out: string;
+  /** Optional work (capacity probes, kernels) is skipped when it would end past this. */
+  budgetMs: number;
+  /** The whole run is aborted (and cleaned up) after this long. */
+  deadlineMs: number;
+}
+
+export function parseCli(argv: readonly string[]): CliOptions {
+  const flags = new Map<string, string>();
+  for (const a of argv) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
+    if (!m) throw new Error(`unknown argument "${a}" (see bench/README.md)`);
+    flags.set(m[1], m[2] ?? 'true');
+  }
+  for (const k of flags.keys()) {
+    if (
+      !['quick', 'scenarios', 'warmup', 'measure', 'capacity-runs', 'out', 'budget', 'deadline'].includes(k)
+    ) {
+      throw new Error(`unknown option --${k}`);
+    }
+  }
+  const quick = flags.get('quick') === 'true';
+  const keys = flags.has('scenarios')
+    ? String(flags.get('scenarios')).split(',').filter(Boolean)
+    : quick
+      ? QUICK_SCENARIOS
+      : DEFAULT_SCENARIOS;
+  for (const k of keys) if (!isKnown(k)) throw new Error(`unknown scenario "${k}"`);
+  const seconds = (name: string, def: number): number => {
+    const v = Number(flags.get(name) ?? def);
+    if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number of seconds`);
+    return v * 1000;
+  };
+  const isDefault = !quick && !flags.has('scenarios') && !flags.has('warmup') && !flags.has('measure');
+  return {
+    keys,
+    warmupMs: seconds('warmup', quick ? 3 : 5),
+    measureMs: seconds('measure', quick ? 8 : 15),
+    capacityRuns: Number(flags.get('capacity-runs') ?? (quick ? 0 : 2)),
+    quick,
+    out: flags.get('out') ?? (isDefault ? 'latest' : 'partial'),
+    budgetMs: seconds('budget', quick ? 90 : 290),
+    deadlineMs: seconds('deadline', quick ? 180 : 600),
+  };
+}
+
+function isKnown(key: string): boolean {
+  return ['baseline', 'capacity', 'kernels'].includes(key) || specFor(key) !== null;
+}
+
+export function specFor(key: string): ScenarioSpec | null {
+  let m = /^std-(\d+)$/.exec(key);
+  if (m) return spec(key, `1 room x ${m[1]}, standard`, 1, Number(m[1]), 'standard', false);
+  m = /^low-(\d+)$/.exec(key);
+  if (m) return spec(key, `1 room x ${m[1]}, low`, 1, Number(m[1]), 'low', false);
+  m = /^rooms-(\d+)x(\d+)$/.exec(key);
+  if (m) return spec(key, `${m[1]} rooms x ${m[2]}, standard`, Number(m[1]), Number(m[2]), 'standard', false);
+  m = /^rec-(\d+)$/.exec(key);
+  if (m) return spec(key, `1 room x ${m[1]}, standard, recording`, 1, Number(m[1]), 'standard', true);
+  m = /^pin-(\d+)$/.exec(key);
+  if (m) {
+    const s = spec(
+      key,
+      `1 room x ${m[1]}, standard, server pinned to 1 core`,
+      1,
+      Number(m[1]),
+      'standard',
+      false,
+    );
+    return s && { ...s, pinned: true };
+  }
+  return null;
+}
+
+function spec(
+  key: string,
+  title: string,
+  rooms: number,
+  perRoom: number,
+  profile: ScenarioSpec['profile'],
+  recording: boolean,
+): ScenarioSpec | null {
+  if (rooms < 1 || perRoom < 1 || perRoom > 64 || rooms > 16) return null;
+  return { key, title, rooms, perRoom, profile, recording };
+}

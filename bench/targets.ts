@@ -1,0 +1,149 @@
+/**
+ * The issue's targets, checked against what was measured. Reported, never asserted: a miss
+ * is written down as a miss.
+ */
+import type { ScenarioResult } from './aggregate';
+import { judge, type CapacityResult } from './capacity';
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  verdict: 'PASS' | 'MISS' | 'n/a';
+}
+
+const LATENCY_TARGET_MS = 150;
+const LATENCY_STRETCH_MS = 100;
+const PER_CORE_TARGET = 5;
+const LOW_KBPS_TARGET = 200;
+const LINEAR_R2 = 0.95;
+
+export function checkTargets(
+  scenarios: readonly ScenarioResult[],
+  capacity: CapacityResult | null,
+  nproc: number,
+): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const sweep = scenarios
+    .filter(
+      (s) => s.status === 'ok' && s.rooms === 1 && s.profile === 'standard' && !s.recording && !s.pinned,
+    )
+    .sort((a, b) => a.participants - b.participants);
+  const healthy = sweep.filter((s) => judge(s).pass);
+
+  // Latency: judged where the machine is not overloaded, i.e. the runs that meet the fps criterion.
+  const withLatency = healthy.filter((s) => s.addedLatencyP95Ms !== null);
+  if (withLatency.length === 0) {
+    out.push({
+      target: `added latency p95 <= ${LATENCY_TARGET_MS} ms`,
+      measured: 'no healthy run',
+      verdict: 'n/a',
+    });
+  } else {
+    const worst = withLatency.reduce((a, b) =>
+      (b.addedLatencyP95Ms ?? 0) > (a.addedLatencyP95Ms ?? 0) ? b : a,
+    );
+    const w = worst.addedLatencyP95Ms ?? 0;
+    const measured = `worst ${w} ms (N=${worst.participants}); ${withLatency.map((s) => `N=${s.participants}: ${s.addedLatencyP95Ms}`).join(', ')}`;
+    out.push({
+      target: `added latency p95 <= ${LATENCY_TARGET_MS} ms (runs within capacity)`,
+      measured,
+      verdict: w <= LATENCY_TARGET_MS ? 'PASS' : 'MISS',
+    });
+    out.push({
+      target: `stretch: added latency p95 <= ${LATENCY_STRETCH_MS} ms`,
+      measured: `worst ${w} ms`,
+      verdict: w <= LATENCY_STRETCH_MS ? 'PASS' : 'MISS',
+    });
+  }
+
+  if (!capacity || capacity.capacity === null) {
+    out.push({
+      target: `>= ${PER_CORE_TARGET} standard participants per core`,
+      measured: capacity?.summary ?? 'not measured',
+      verdict: capacity ? 'MISS' : 'n/a',
+    });
+  } else {
+    const perCore = capacity.capacity / nproc;
+    out.push({
+      target: `>= ${PER_CORE_TARGET} standard participants per core`,
+      measured: `${capacity.capacity} on ${nproc} cores = ${perCore.toFixed(1)} per core (load generator on the same cores)`,
+      verdict: perCore >= PER_CORE_TARGET ? 'PASS' : 'MISS',
+    });
+  }
+
+  const pinned = scenarios.filter((s) => s.pinned && s.status === 'ok').map(judge);
+  if (pinned.length > 0) {
+    const best = Math.max(0, ...pinned.filter((t) => t.pass).map((t) => t.n));
+    out.push({
+      target: `>= ${PER_CORE_TARGET} standard participants per core (server pinned to 1 core, load generator on the others)`,
+      measured: `${best} passed; runs: ${pinned.map((t) => `N=${t.n} ${t.pass ? 'pass' : 'fail'}`).join(', ')}`,
+      verdict: best >= PER_CORE_TARGET ? 'PASS' : 'MISS',
+    });
+  }
+
+  const low = scenarios.filter((s) => s.status === 'ok' && s.profile === 'low' && s.rxKbpsMax !== null);
+  if (low.length === 0) {
+    out.push({
+      target: `low downlink <= ${LOW_KBPS_TARGET} kbps incl. audio`,
+      measured: 'no low run',
+      verdict: 'n/a',
+    });
+  } else {
+    const max = Math.max(...low.map((s) => s.rxKbpsMax ?? 0));
+    const meanText = low
+      .map((s) => `N=${s.participants}: mean ${s.rxKbpsMean}, max ${s.rxKbpsMax}`)
+      .join('; ');
+    out.push({
+      target: `low downlink <= ${LOW_KBPS_TARGET} kbps per participant incl. audio (RTP headers included)`,
+      measured: meanText,
+      verdict: max <= LOW_KBPS_TARGET ? 'PASS' : 'MISS',
+    });
+  }
+
+  const fit = linearFit(healthy.map((s) => [s.participants, s.serverCpuPercent ?? 0]));
+  if (!fit) {
+    out.push({
+      target: 'server CPU grows linearly with N',
+      measured: 'fewer than 3 runs within capacity',
+      verdict: 'n/a',
+    });
+  } else {
+    const perN = sweep.map((s) => `N=${s.participants}: ${s.serverCpuPercent} %`).join(', ');
+    out.push({
+      target: 'server CPU grows linearly with N (fit over runs within capacity)',
+      measured: `${fit.slope.toFixed(1)} % per participant + ${fit.intercept.toFixed(1)} %, R² ${fit.r2.toFixed(3)} (${perN})`,
+      verdict: fit.r2 >= LINEAR_R2 ? 'PASS' : 'MISS',
+    });
+  }
+  return out;
+}
+
+/** Least-squares line through (x, y) points, with R²; null for fewer than 3 points. */
+export function linearFit(
+  points: readonly (readonly [number, number])[],
+): { slope: number; intercept: number; r2: number } | null {
+  const n = points.length;
+  if (n < 3) return null;
+  let sx = 0;
+  let sy = 0;
+  let sxx = 0;
+  let sxy = 0;
+  for (const [x, y] of points) {
+    sx += x;
+    sy += y;
+    sxx += x * x;
+    sxy += x * y;
+  }
+  const denom = n * sxx - sx * sx;
+  if (denom === 0) return null;
+  const slope = (n * sxy - sx * sy) / denom;
+  const intercept = (sy - slope * sx) / n;
+  const meanY = sy / n;
+  let ssTot = 0;
+  let ssRes = 0;
+  for (const [x, y] of points) {
+    ssTot += (y - meanY) ** 2;
+    ssRes += (y - (slope * x + intercept)) ** 2;
+  }
+  return { slope, intercept, r2: ssTot > 0 ? 1 - ssRes / ssTot : 1 };
+}
