@@ -91,6 +91,11 @@ export class MetricsService implements OnModuleInit, OnApplicationShutdown {
       (s, set) => set({}, s.audioUnderruns),
     );
     this.perRoom(
+      'mcu_media_worker_event_loop_delay_ms',
+      "p99 delay of a media worker's event loop since the last poll: above ~20 ms its clocks run late",
+      (s, set) => set({}, s.eventLoopDelayP99Ms),
+    );
+    this.perRoom(
       'mcu_composed_fps',
       'Composite frames per second by output profile',
       (s, set) => {

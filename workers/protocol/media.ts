@@ -68,6 +68,8 @@ export interface RoomStats {
   /** Frames the peer connections actually sent per second, averaged over the peers of a profile. */
   deliveredFps: Partial<Record<Profile, number>>;
   audioUnderruns: number;
+  /** p99 event-loop delay of the worker since the previous stats call: its clocks' lateness. */
+  eventLoopDelayP99Ms: number;
   cpuUserMicros: number;
   cpuSystemMicros: number;
   rssBytes: number;

@@ -82,6 +82,7 @@ describe('GET /metrics', () => {
       10 * 1024 * 1024,
     );
     expect(sample(text, 'mcu_audio_underruns', { room: 'measured' })).toBeGreaterThanOrEqual(0);
+    expect(sample(text, 'mcu_media_worker_event_loop_delay_ms', { room: 'measured' })).toBeGreaterThan(0);
     expect(text).toContain('# TYPE mcu_delivered_fps gauge');
     for (const state of ['waiting', 'active', 'completed', 'failed', 'delayed']) {
       expect(sample(text, 'mcu_recording_jobs', { state })).toBeGreaterThanOrEqual(0);
