@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RECORDING_ID_PATTERN } from '../../workers/protocol/recording';
+import { manifestSchema } from '../../workers/recording/manifest-store';
 
 export const recordingIdSchema = z.string().regex(RECORDING_ID_PATTERN, 'not a recording id');
 
@@ -30,37 +31,5 @@ export type ListRecordingsQuery = z.infer<typeof listRecordingsSchema>;
 
 export const downloadQuerySchema = z.object({ format: z.enum(['mp4', 'webm']).default('mp4') }).strict();
 
-const fileSchema = z.object({
-  name: z.string(),
-  kind: z.enum(['mp4', 'webm', 'thumbnail']),
-  sizeBytes: z.number(),
-  sha256: z.string(),
-});
-
-/** For the OpenAPI document: the manifest as the REST API returns it. */
-export const recordingSchema = z.object({
-  id: z.string(),
-  roomId: z.string(),
-  state: z.enum(['recording', 'finalizing', 'ready', 'failed', 'interrupted']),
-  createdAt: z.string(),
-  startedAt: z.string(),
-  endedAt: z.string().optional(),
-  finalizedAt: z.string().optional(),
-  participantsSeen: z.array(z.object({ participantId: z.string(), displayName: z.string(), firstSeenAt: z.string() })),
-  profile: z.object({ width: z.number(), height: z.number(), fps: z.number() }),
-  interrupted: z.boolean(),
-  failureReason: z.string().optional(),
-  media: z
-    .object({
-      durationSec: z.number(),
-      width: z.number(),
-      height: z.number(),
-      videoCodec: z.string(),
-      audioCodec: z.string(),
-      sizeBytes: z.number(),
-    })
-    .optional(),
-  files: z.array(fileSchema),
-  progress: z.number().optional(),
-  webmRequested: z.boolean(),
-});
+/** For the OpenAPI document: the manifest as the REST API returns it (the store's own schema). */
+export const recordingSchema = manifestSchema;

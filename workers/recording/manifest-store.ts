@@ -215,7 +215,8 @@ async function exists(file: string): Promise<boolean> {
 }
 
 // Loose: fields written by a newer version survive an update made by an older one.
-const manifestSchema = z.looseObject({
+// Exported: the REST layer documents the manifest with the same schema (OpenAPI).
+export const manifestSchema = z.looseObject({
   id: z.string(),
   roomId: z.string(),
   state: z.enum(['recording', 'finalizing', 'ready', 'failed', 'interrupted']),

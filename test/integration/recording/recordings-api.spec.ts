@@ -9,7 +9,7 @@ import { spawnServer, startTestServer } from '../../helpers/server';
 import { waitFor } from '../../helpers/signal';
 import { TestClient } from '../../helpers/wrtc-client';
 import { ManifestStore } from '../../../workers/recording/manifest-store';
-import { manifestFor, newRecordingId, writeTestSegments } from './media-fixtures';
+import { decodeAudio, manifestFor, newRecordingId, writeTestSegments } from './media-fixtures';
 
 const run = promisify(execFile);
 const RED = { r: 220, g: 30, b: 30 };
@@ -65,35 +65,6 @@ async function frameAt(file: string, sec: number, w: number, h: number) {
     },
   );
   return { width: w, height: h, data: new Uint8Array(stdout as unknown as Buffer) };
-}
-
-async function audioOf(file: string, fromSec: number, seconds: number): Promise<Int16Array> {
-  const { stdout } = await run(
-    'ffmpeg',
-    [
-      '-v',
-      'error',
-      '-ss',
-      String(fromSec),
-      '-t',
-      String(seconds),
-      '-i',
-      file,
-      '-f',
-      's16le',
-      '-ac',
-      '1',
-      '-ar',
-      '48000',
-      '-',
-    ],
-    {
-      encoding: 'buffer',
-      maxBuffer: 64 * 1024 * 1024,
-    },
-  );
-  const b = stdout as unknown as Buffer;
-  return new Int16Array(b.buffer, b.byteOffset, Math.floor(b.length / 2));
 }
 
 async function waitForState(
@@ -189,7 +160,7 @@ describe('recordings over REST (real worker, real ffmpeg, real BullMQ finalize w
     const frame = await frameAt(file, 5, p.width, p.height);
     expect(frameContainsColour(frame, rgbToYuv(RED))).toBe(true);
     expect(frameContainsColour(frame, rgbToYuv(BLUE))).toBe(true);
-    const pcm = await audioOf(file, 2, 6);
+    const pcm = await decodeAudio(file, 2, 6);
     expect(goertzel(pcm, 48000, 440)).toBeGreaterThan(0.2);
     expect(goertzel(pcm, 48000, 880)).toBeGreaterThan(0.2);
 
