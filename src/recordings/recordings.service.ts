@@ -90,6 +90,8 @@ export class RecordingsService implements OnModuleInit, BeforeApplicationShutdow
     this.sessions.on('participant-joined', (roomId, p) => {
       const id = this.active.get(roomId);
       if (!id) return;
+      // Someone joining mid-recording must learn that the call is being recorded.
+      this.sessions.broadcast(roomId, 'recording-state', { recordingId: id, state: 'recording' });
       void this.store
         .update(id, (m) => {
           if (m.participantsSeen.some((s) => s.participantId === p.participantId)) return m;

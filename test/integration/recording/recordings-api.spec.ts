@@ -261,16 +261,25 @@ describe('recordings over REST (real worker, real ffmpeg, real BullMQ finalize w
     });
     clients.push(c);
     let rec: RecordingManifest | undefined;
+    for (let i = 0; i < 120 && rec?.state !== 'recording'; i++) {
+      const r = await api<{ items: RecordingManifest[] }>(server, '/api/recordings?roomId=auto-rec').catch(
+        () => null,
+      );
+      rec = r?.body.items[0];
+      if (rec?.state !== 'recording') await sleep(250);
+    }
+    expect(rec?.state).toBe('recording');
+    // Someone joining mid-recording is told that the call is being recorded.
+    const late = await TestClient.connect(server.url, {
+      roomId: 'auto-rec',
+      displayName: 'Late',
+      role: 'viewer',
+    });
+    clients.push(late);
     await waitFor(
-      () => {
-        void api<{ items: RecordingManifest[] }>(server, '/api/recordings?roomId=auto-rec').then(
-          (r) => (rec = r.body.items[0]),
-        );
-        return rec?.state === 'recording';
-      },
-      30000,
-      'auto-record to start',
-      250,
+      () => late.eventsNamed('recording-state').some((e) => (e as { state: string }).state === 'recording'),
+      15000,
+      'recording-state for the late joiner',
     );
     await sleep(3000);
     expect((await adminFetch(server, '/api/rooms/auto-rec', { method: 'DELETE' })).status).toBe(204);
