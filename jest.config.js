@@ -7,6 +7,11 @@ const common = {
 };
 module.exports = {
   testTimeout: 180000,
+  // Test files run one at a time (a 2-core machine also runs the servers, workers and ffmpeg
+  // under test) but each in a jest worker process, never in jest's own: @roamhq/wrtc keeps
+  // native threads that can crash a process at exit, and a fresh worker per file (recycled
+  // above this memory) keeps one file's peer connections from outliving it.
+  workerIdleMemoryLimit: '256MB',
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
   projects: [

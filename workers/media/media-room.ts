@@ -43,6 +43,8 @@ export class MediaRoom {
   /** Everyone who hears the mix (publishers and viewers), in slot order. */
   private listeners: ParticipantPeer[] = [];
   private readonly outputs = new Map<Profile, ProfileOutput>();
+  /** The same outputs as an array: the 30 Hz tick walks it without allocating an iterator. */
+  private outputList: ProfileOutput[] = [];
   private readonly layout: LayoutState;
 
   private readonly mixer: MixMinusMixer;
@@ -58,6 +60,8 @@ export class MediaRoom {
   private readonly videoClock = new MediaClock(1000 / BASE_FPS, (tick, now) => this.onVideoTick(tick, now));
   private readonly audioClock = new MediaClock(10, (_tick, now) => this.onAudioTick(now));
   private recorder: RoomRecorder | null = null;
+  /** Skipped audio ticks already filled with silence in the recording. */
+  private recordedSkips = 0;
   private readonly fpsWindow = new Map<Profile, { frames: number; at: number; fps: number }>();
   /** Overload shows first as a late event loop (the clocks run late), so it is reported. */
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -186,6 +190,7 @@ export class MediaRoom {
       this.notify('recording.ended', { recordingId: req.recordingId, interrupted, reason });
     };
     this.recorder = recorder;
+    this.recordedSkips = this.audioClock.skippedTicks;
     try {
       await recorder.start();
     } catch (err) {
@@ -263,8 +268,9 @@ export class MediaRoom {
     if (this.recorder) await this.recorder.stop().catch(() => undefined);
     for (const peer of this.peers.values()) peer.close();
     this.peers.clear();
-    for (const out of this.outputs.values()) out.close();
+    for (const out of this.outputList) out.close();
     this.outputs.clear();
+    this.outputList = [];
   }
 
   // --- real-time path -------------------------------------------------------------------
@@ -282,7 +288,8 @@ export class MediaRoom {
 
   private onVideoTick(tick: number, now: number): void {
     this.nowMs = now;
-    for (const out of this.outputs.values()) {
+    for (let i = 0; i < this.outputList.length; i++) {
+      const out = this.outputList[i];
       if (out.users === 0) continue;
       if (tick % Math.max(1, Math.round(BASE_FPS / out.profile.fps)) !== 0) continue;
       const frame = out.compose(this.publisherIds, this.layout, this.sourceOf);
@@ -312,7 +319,14 @@ export class MediaRoom {
       this.listeners[i].audioOutput.set(this.mixOutputs[i]);
       this.listeners[i].sendAudio();
     }
-    if (this.recorder) this.recorder.pushAudio(this.mixAll);
+    if (this.recorder) {
+      // After a stall the clock skips ticks rather than bursting them at the peers; the
+      // recording still needs that time (its audio is the master clock and must follow the
+      // wall clock), so it gets silence for every skipped tick.
+      const skipped = this.audioClock.skippedTicks;
+      for (; this.recordedSkips < skipped; this.recordedSkips++) this.recorder.pushAudio(this.silence);
+      this.recorder.pushAudio(this.mixAll);
+    }
     const changed = this.speaker.update(this.levels, now);
     if (changed !== null) {
       this.layout.speakerId = changed;
@@ -346,6 +360,7 @@ export class MediaRoom {
     if (!out) {
       out = new ProfileOutput(OUTPUT_PROFILES[name]);
       this.outputs.set(name, out);
+      this.outputList = [...this.outputs.values()];
     }
     out.users++;
     return out;

@@ -251,6 +251,35 @@ describe('recordings over REST (real worker, real ffmpeg, real BullMQ finalize w
     expect(p.duration).toBeGreaterThan(2);
   });
 
+  it('a stalled media worker still yields a recording as long as the wall-clock time it covered', async () => {
+    await createRoom(server, { id: 'stall-rec' });
+    const c = await TestClient.connect(server.url, {
+      roomId: 'stall-rec',
+      displayName: 'S',
+      colour: RED,
+      toneHz: 600,
+    });
+    clients.push(c);
+    await waitFor(() => c.framesReceived > 10, 45000, 'media flowing');
+    const pid = server.app.get(MediaSupervisor).get('stall-rec')?.pid as number;
+    const started = await api<RecordingManifest>(server, '/api/rooms/stall-rec/recordings', {
+      method: 'POST',
+      body: {},
+    });
+    const t0 = Date.now();
+    await sleep(2000);
+    // Freeze the worker's event loop for 1.5 s: its clocks skip ahead instead of bursting.
+    process.kill(pid, 'SIGSTOP');
+    await sleep(1500);
+    process.kill(pid, 'SIGCONT');
+    await sleep(2500);
+    await api(server, `/api/recordings/${started.body.id}/stop`, { method: 'POST' });
+    const wallSec = (Date.now() - t0) / 1000;
+    const done = await waitForState(server, started.body.id, ['ready', 'failed', 'interrupted']);
+    expect(done.state).toBe('ready');
+    expect(Math.abs((done.media?.durationSec ?? 0) - wallSec)).toBeLessThan(1);
+  });
+
   it('auto-record rooms start recording on the first join, and deleting the room stops and finalizes it', async () => {
     await createRoom(server, { id: 'auto-rec', autoRecord: true });
     const c = await TestClient.connect(server.url, {
