@@ -3,6 +3,7 @@
  * here once; docs/benchmark.md explains them in words.
  */
 import { metricSum } from './control-api';
+import type { ChurnResult } from './churn';
 import type { ProcessRole, TreeUsage } from './process-tree';
 import type { ScenarioSpec } from './scenario';
 import { concat, mean, percentile, round } from './stats';
@@ -89,6 +90,8 @@ export interface ScenarioResult {
   /** Median over participants of the last RTCP round-trip time to the server. */
   rttMs: N;
   participantsWithMedia: number;
+  /** The `churn` scenario's join/leave figures (the other fields cover its stable participants). */
+  churn: ChurnResult | null;
   notes: string[];
 }
 
@@ -142,6 +145,7 @@ export function aggregate(spec: ScenarioSpec, w: WindowInputs | null, reason?: s
     upCpuLimitedPercent: null,
     rttMs: null,
     participantsWithMedia: 0,
+    churn: null,
     notes: [],
   };
   if (!w) return base;

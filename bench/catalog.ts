@@ -6,6 +6,8 @@
  *   rec-<N>        one room of N on `standard` with a recording running
  *   pin-<N>        one room of N on `standard`, server pinned to CPU 0 and the load generator
  *                  to the other CPUs (needs >= 2 cores): the server's capacity per core
+ *   churn[-<K>]    one room of 4 on `standard` while a 5th joins, stays 3 s and leaves, K times
+ *                  (default 5): gaps in the others' video and audio around joins and leaves
  * plus `baseline` (peer-to-peer latency), `capacity` (search) and `kernels` (micro-benchmark).
  */
 import type { ScenarioSpec } from './scenario';
@@ -20,10 +22,15 @@ export const DEFAULT_SCENARIOS = [
   'rooms-3x4',
   'low-8',
   'rec-4',
+  // Short form: the full `churn` (5 cycles, ~27 s window) would push the default past 5 minutes.
+  'churn-2',
   'capacity',
   'kernels',
 ];
-export const QUICK_SCENARIOS = ['baseline', 'std-2', 'std-4', 'low-4'];
+export const QUICK_SCENARIOS = ['baseline', 'std-2', 'std-4', 'low-4', 'churn-2'];
+/** Stable participants of the churn scenario: the room the issue talks about. */
+const CHURN_STABLE = 4;
+const CHURN_CYCLES = 5;
 
 export interface CliOptions {
   keys: string[];
@@ -92,6 +99,14 @@ export function specFor(key: string): ScenarioSpec | null {
   if (m) return spec(key, `${m[1]} rooms x ${m[2]}, standard`, Number(m[1]), Number(m[2]), 'standard', false);
   m = /^rec-(\d+)$/.exec(key);
   if (m) return spec(key, `1 room x ${m[1]}, standard, recording`, 1, Number(m[1]), 'standard', true);
+  m = /^churn(?:-(\d+))?$/.exec(key);
+  if (m) {
+    const cycles = m[1] === undefined ? CHURN_CYCLES : Number(m[1]);
+    if (cycles < 1 || cycles > 20) return null;
+    const title = `1 room x ${CHURN_STABLE}, standard, +1 joining/leaving (${cycles}x)`;
+    const s = spec(key, title, 1, CHURN_STABLE, 'standard', false);
+    return s && { ...s, churn: { cycles } };
+  }
   m = /^pin-(\d+)$/.exec(key);
   if (m) {
     const s = spec(

@@ -45,6 +45,8 @@ export interface ReaderCounters {
   decoded: number;
   /** Tiles whose stamp changed from the previous frame: a new sender frame reached us. */
   fresh: number;
+  /** Fresh stamps per sender (join-order index): when a newcomer's picture first shows up. */
+  freshBySender: number[];
   /** Ages of fresh stamps (ms): sent -> composed -> received. */
   latencies: number[];
   tileFreezes: number;
@@ -67,7 +69,15 @@ export class CompositeReader {
   }
 
   static emptyCounters(): ReaderCounters {
-    return { attempts: 0, decoded: 0, fresh: 0, latencies: [], tileFreezes: 0, downscaledFrames: 0 };
+    return {
+      attempts: 0,
+      decoded: 0,
+      fresh: 0,
+      freshBySender: [],
+      latencies: [],
+      tileFreezes: 0,
+      downscaledFrames: 0,
+    };
   }
 
   resetCounters(): void {
@@ -105,6 +115,7 @@ export class CompositeReader {
       this.lastStamp[i] = stamp;
       this.lastChangeAt[i] = receivedAt;
       c.fresh++;
+      c.freshBySender[i] = (c.freshBySender[i] ?? 0) + 1;
       c.latencies.push(age);
     }
   }

@@ -67,6 +67,44 @@ const v = (x: number | null | undefined, suffix = ''): string =>
   x === null || x === undefined ? '–' : `${x}${suffix}`;
 const pct = (x: number | null): string => (x === null ? '–' : `${Math.round(x * 100000) / 1000} %`);
 
+/** The churn scenarios: what the stable participants saw while one more joined and left. */
+function churnSection(scenarios: readonly ScenarioResult[]): string[] {
+  const runs = scenarios.filter((s) => s.status === 'ok' && s.churn);
+  if (runs.length === 0) return [];
+  const lines = ['', '## Joins and leaves (stable participants while one more joins and leaves)', ''];
+  lines.push(
+    '| scenario | cycles | video max gap: near events / away / overall ms | gaps > 200 ms (near events) | rx fps p5 | audio dropout max: near events / overall ms | audible arrival max gap ms | audio deficit ms | concealed ms/event max | server underrun | newcomer: join ack / first frame / own picture ms (median, max) | bench stall max ms |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
+  );
+  for (const s of runs) {
+    const c = s.churn;
+    if (!c) continue;
+    lines.push(
+      `| ${s.title} | ${c.completedCycles}/${c.cycles} | ${v(c.videoMaxGapNearEventsMs)} / ${v(c.videoMaxGapQuietMs)} / ${v(c.videoMaxGapMs)} | ` +
+        `${c.videoGapsOver200} (${c.videoGapsOver200NearEvents}) | ${v(s.rxFpsP5)} | ${v(c.audioMaxGapNearEventsMs)} / ${v(c.audioMaxGapMs)} | ` +
+        `${v(c.audioMaxArrivalGapMs)} | ${v(c.audioDeficitMs)} | ${v(c.concealedMsPerEventMax)} | ${pct(c.serverAudioUnderrunRate)} | ` +
+        `${v(c.joinAckMsMedian)} / ${v(c.firstFrameMsMedian)} (${v(c.firstFrameMsMax)}) / ${v(c.ownPictureMsMedian)} (${v(c.ownPictureMsMax)}) | ${v(c.benchStallMaxMs)} |`,
+    );
+  }
+  for (const s of runs) {
+    const c = s.churn;
+    if (!c) continue;
+    lines.push('', `Per event, ${s.title} (${v(c.seconds)} s window, --measure does not apply):`, '');
+    lines.push(
+      '| event | at s | video max gap ms (±1 s) | audio dropout ms (±1 s) | audible arrival gap ms (±1 s) | concealed ms (1 s after) | bench stall ms (±1 s) |',
+      '|---|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const e of c.events) {
+      lines.push(
+        `| ${e.kind} ${e.cycle} | ${v(e.atSeconds)} | ${v(e.videoMaxGapMs)} | ${v(e.audioMaxGapMs)} | ${v(e.audioArrivalGapMs)} | ${v(e.concealedMs)} | ${v(e.benchStallMs)} |`,
+      );
+    }
+    if (c.errors.length > 0) lines.push('');
+    for (const err of c.errors) lines.push(`- ${err}`);
+  }
+  return lines;
+}
+
 export function markdown(r: BenchReport): string {
   const m = r.machine;
   const lines: string[] = [];
@@ -137,6 +175,7 @@ export function markdown(r: BenchReport): string {
         `${v(s.rttMs)} | ${v(s.rxJitterBufferMs)} | ${v(s.sentFps)} |`,
     );
   }
+  lines.push(...churnSection(r.scenarios));
   if (r.capacity) {
     const c = r.capacity;
     lines.push('', '## Capacity', '');

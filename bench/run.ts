@@ -97,7 +97,7 @@ async function main(opts: CliOptions): Promise<void> {
   if (opts.keys.includes('capacity')) {
     label = `${++step}/${steps} capacity`;
     const sweep = results.filter(
-      (r) => r.rooms === 1 && r.profile === 'standard' && !r.recording && !r.pinned,
+      (r) => r.rooms === 1 && r.profile === 'standard' && !r.recording && !r.pinned && !r.churn,
     );
     const tried = sweep.map(judge);
     for (let extra = 0; extra < opts.capacityRuns; extra++) {
@@ -173,7 +173,8 @@ function runNotes(results: readonly ScenarioResult[], baseline: BaselineResult |
         'capacity on a machine serving only real clients would be higher.',
     );
     const healthy = ok.filter(
-      (r) => judge(r).pass && r.rooms === 1 && r.profile === 'standard' && !r.recording && !r.pinned,
+      (r) =>
+        judge(r).pass && r.rooms === 1 && r.profile === 'standard' && !r.recording && !r.pinned && !r.churn,
     );
     const top = healthy.sort((a, b) => b.participants - a.participants)[0];
     if (top?.serverCpuPerParticipant) {

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Profile } from '../workers/protocol/media';
 import { aggregate, type ScenarioResult, type WindowInputs } from './aggregate';
+import { churnResult, churnWindowMs, driveChurn, type ChurnLog, type ChurnPlan } from './churn';
 import { createRoom, readMetrics, startRecording, stopRecording } from './control-api';
 import { machineBusyTicks, ticksToPercent, TreeSampler } from './process-tree';
 import { ServerProcess } from './server-process';
@@ -23,6 +24,8 @@ export interface ScenarioSpec {
   recording: boolean;
   /** Server tree on CPU 0, this process on the others: measures the server per core. */
   pinned?: boolean;
+  /** One extra participant joins and leaves repeatedly during the window (the N above stay). */
+  churn?: ChurnPlan;
 }
 
 export interface RunOptions {
@@ -58,7 +61,8 @@ export async function runScenario(spec: ScenarioSpec, opts: RunOptions): Promise
     const connecting: Promise<void>[] = [];
     for (let r = 0; r < spec.rooms; r++) {
       const roomId = `bench-${spec.key}-${r}`;
-      await createRoom(server, { roomId, profile: spec.profile, maxParticipants: spec.perRoom });
+      const maxParticipants = spec.perRoom + (spec.churn ? 1 : 0);
+      await createRoom(server, { roomId, profile: spec.profile, maxParticipants });
       const inRoom: SyntheticParticipant[] = [];
       for (let i = 0; i < spec.perRoom; i++) {
         const p = new SyntheticParticipant(r * spec.perRoom + i, roomId, spec.profile);
@@ -106,7 +110,23 @@ export async function runScenario(spec: ScenarioSpec, opts: RunOptions): Promise
     const metrics0 = await readMetrics(server).catch(() => new Map<string, number>());
     const sent0 = participants.map((p) => p.sender.framesSent);
 
-    await phase('measure', opts.measureMs, participants, sampler, opts);
+    let churnLog: ChurnLog | null = null;
+    if (spec.churn) {
+      // The window is as long as the joins and leaves take, whatever --measure says.
+      [churnLog] = await Promise.all([
+        driveChurn({
+          server,
+          roomId: `bench-${spec.key}-0`,
+          stable: participants,
+          plan: spec.churn,
+          track: opts.track,
+          progress: opts.progress,
+        }),
+        phase('measure', churnWindowMs(spec.churn), participants, sampler, opts),
+      ]);
+    } else {
+      await phase('measure', opts.measureMs, participants, sampler, opts);
+    }
 
     const seconds = (performance.now() - startedAt) / 1000;
     const usage = sampler.endWindow();
@@ -134,6 +154,9 @@ export async function runScenario(spec: ScenarioSpec, opts: RunOptions): Promise
     };
     const result = aggregate(spec, inputs);
     if (recordingNote) result.notes.push(recordingNote);
+    if (spec.churn && churnLog) {
+      result.churn = churnResult(spec.churn, churnLog, participants, metrics0, metrics1);
+    }
     return result;
   } catch (err) {
     opts.progress(`failed: ${(err as Error).message}`);

@@ -30,6 +30,14 @@ export interface ReceiveWindow {
   audioChunks: number;
   silentAudioChunks: number;
   lastFrameAt: number;
+  /** Arrival time of every frame and audio chunk: the churn scenario looks for gaps around events. */
+  frameTimes: number[];
+  audioTimes: number[];
+  /** Sample frames (per channel) of each audio chunk, parallel to audioTimes. */
+  audioFrames: number[];
+  /** Whether each chunk was audible (not silent), parallel to audioTimes. */
+  audioAudible: boolean[];
+  audioSampleRate: number;
 }
 
 export interface InboundTotals {
@@ -66,6 +74,8 @@ export class SyntheticParticipant {
   /** Frames received since start (for the live progress line). */
   framesTotal = 0;
   connectionState = 'new';
+  /** Called for every received frame after it was read (the churn scenario times first pictures). */
+  onFrame: ((at: number) => void) | null = null;
   private videoSink: VideoSink | null = null;
   private audioSink: AudioSink | null = null;
   private closed = false;
@@ -88,6 +98,11 @@ export class SyntheticParticipant {
       audioChunks: 0,
       silentAudioChunks: 0,
       lastFrameAt: 0,
+      frameTimes: [],
+      audioTimes: [],
+      audioFrames: [],
+      audioAudible: [],
+      audioSampleRate: 48000,
     };
   }
 
@@ -151,7 +166,10 @@ export class SyntheticParticipant {
   setRoomOrder(participantIds: readonly string[]): void {
     const p = OUTPUT_PROFILES[this.profile];
     const pictures = senderPictures(participantIds, p.width, p.height, SOURCE_WIDTH, SOURCE_HEIGHT);
+    const counters = this.reader?.counters;
     this.reader = new CompositeReader(pictures, p.width, p.height);
+    // A re-layout mid-window (someone joined or left) keeps what was counted so far.
+    if (counters) this.reader.counters = counters;
   }
 
   beginWindow(now: number): void {
@@ -216,6 +234,14 @@ export class SyntheticParticipant {
     return totals;
   }
 
+  /** Leaves the way a client does when the user hangs up: `leave`, then close everything. */
+  async leave(timeoutMs: number): Promise<void> {
+    if (this.socket?.connected && !this.closed) {
+      await signal(this.socket, 'leave', {}, timeoutMs).catch(() => undefined);
+    }
+    this.close();
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -232,7 +258,7 @@ export class SyntheticParticipant {
       this.videoSink.onframe = ({ frame }) => this.onVideoFrame(frame);
     } else if (track.kind === 'audio' && !this.audioSink) {
       this.audioSink = createAudioSink(track);
-      this.audioSink.ondata = (d) => this.onAudio(d.samples, d.channelCount);
+      this.audioSink.ondata = (d) => this.onAudio(d.samples, d.channelCount, d.numberOfFrames, d.sampleRate);
     }
   }
 
@@ -240,7 +266,11 @@ export class SyntheticParticipant {
     const now = performance.now();
     this.framesTotal++;
     const w = this.window;
-    if (w.startedAt === 0) return;
+    if (w.startedAt === 0) {
+      this.onFrame?.(now);
+      return;
+    }
+    w.frameTimes.push(now);
     if (w.lastFrameAt > 0) {
       const gap = now - w.lastFrameAt;
       if (gap > FREEZE_GAP_MS) {
@@ -254,16 +284,23 @@ export class SyntheticParticipant {
     while (w.fpsPerSecond.length <= second) w.fpsPerSecond.push(0);
     w.fpsPerSecond[second]++;
     this.reader?.read(frame, performance.timeOrigin + now);
+    this.onFrame?.(now);
   }
 
-  private onAudio(samples: Int16Array, channels: number): void {
+  private onAudio(samples: Int16Array, channels: number, frames: number, sampleRate: number): void {
+    const now = performance.now();
     const w = this.window;
     if (w.startedAt === 0) return;
+    w.audioTimes.push(now);
+    w.audioFrames.push(frames);
+    w.audioSampleRate = sampleRate;
     let sum = 0;
     let n = 0;
     for (let i = 0; i < samples.length; i += channels, n++) sum += samples[i] * samples[i];
     w.audioChunks++;
     // Everyone else sends a tone, so the mix-minus is never legitimately silent.
-    if (n === 0 || Math.sqrt(sum / n) < SILENT_RMS) w.silentAudioChunks++;
+    const silent = n === 0 || Math.sqrt(sum / n) < SILENT_RMS;
+    if (silent) w.silentAudioChunks++;
+    w.audioAudible.push(!silent);
   }
 }

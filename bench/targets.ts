@@ -4,6 +4,8 @@
  */
 import type { ScenarioResult } from './aggregate';
 import { judge, type CapacityResult } from './capacity';
+import { AUDIO_GAP_TARGET_MS } from './churn';
+import { FREEZE_GAP_MS } from './synthetic-participant';
 
 export interface TargetCheck {
   target: string;
@@ -25,7 +27,13 @@ export function checkTargets(
   const out: TargetCheck[] = [];
   const sweep = scenarios
     .filter(
-      (s) => s.status === 'ok' && s.rooms === 1 && s.profile === 'standard' && !s.recording && !s.pinned,
+      (s) =>
+        s.status === 'ok' &&
+        s.rooms === 1 &&
+        s.profile === 'standard' &&
+        !s.recording &&
+        !s.pinned &&
+        !s.churn,
     )
     .sort((a, b) => a.participants - b.participants);
   const healthy = sweep.filter((s) => judge(s).pass);
@@ -100,6 +108,8 @@ export function checkTargets(
     });
   }
 
+  out.push(...churnTargets(scenarios));
+
   const fit = linearFit(healthy.map((s) => [s.participants, s.serverCpuPercent ?? 0]));
   if (!fit) {
     out.push({
@@ -116,6 +126,39 @@ export function checkTargets(
     });
   }
   return out;
+}
+
+/** Smooth joins and leaves, judged on the longest churn run (most events). */
+function churnTargets(scenarios: readonly ScenarioResult[]): TargetCheck[] {
+  const runs = scenarios.filter((s) => s.status === 'ok' && s.churn);
+  const r = runs.sort((a, b) => (b.churn?.cycles ?? 0) - (a.churn?.cycles ?? 0))[0]?.churn;
+  const videoTarget = `stable participants' video gap around joins/leaves <= ${FREEZE_GAP_MS} ms (3 frame intervals)`;
+  const audioTarget = `no audio dropout at joins/leaves: longest audible-audio gap (stream time) <= ${AUDIO_GAP_TARGET_MS} ms`;
+  if (!r) {
+    return [
+      { target: videoTarget, measured: 'no churn run', verdict: 'n/a' },
+      { target: audioTarget, measured: 'no churn run', verdict: 'n/a' },
+    ];
+  }
+  const video = r.videoMaxGapNearEventsMs;
+  const audio = r.audioMaxGapNearEventsMs;
+  const of = `${r.completedCycles}/${r.cycles} cycles`;
+  return [
+    {
+      target: videoTarget,
+      measured:
+        `max ${video ?? '–'} ms within ±1 s of ${r.events.length} events (${of}), ` +
+        `${r.videoGapsOver200NearEvents} gaps > ${FREEZE_GAP_MS} ms; away from events max ${r.videoMaxGapQuietMs ?? '–'} ms`,
+      verdict: video === null ? 'n/a' : video <= FREEZE_GAP_MS ? 'PASS' : 'MISS',
+    },
+    {
+      target: audioTarget,
+      measured:
+        `max ${audio ?? '–'} ms near events, ${r.audioMaxGapMs ?? '–'} ms overall; ` +
+        `concealed <= ${r.concealedMsPerEventMax ?? '–'} ms per receiver per event; by arrival time ${r.audioMaxArrivalGapMs ?? '–'} ms`,
+      verdict: audio === null ? 'n/a' : audio <= AUDIO_GAP_TARGET_MS ? 'PASS' : 'MISS',
+    },
+  ];
 }
 
 /** Least-squares line through (x, y) points, with R²; null for fewer than 3 points. */
