@@ -223,11 +223,15 @@ export class RecordingSegmenter {
       this.noteDrop(1);
       return false;
     }
+    const copies = Math.min(due, room);
+    // After a stall several slots are due: the old picture holds the missed ones and the new
+    // frame takes the last, so it appears at its own time rather than early.
+    const held = this.lastFrame ? copies - 1 : 0;
+    if (held > 0 && this.lastFrame) this.writeFrame(this.lastFrame, held, held);
     const buf = this.pool.acquire();
     buf.set(frame.data);
     this.setLastFrame(buf);
-    const copies = Math.min(due, room);
-    this.writeFrame(buf, copies);
+    this.writeFrame(buf, copies - held);
     if (copies < due) this.noteDrop(due - copies);
     else if (this.dropping) {
       this.dropping = false;
@@ -344,7 +348,8 @@ export class RecordingSegmenter {
     return Math.floor((this.counters.audioSamplesWritten * this.opts.fps) / AUDIO_SAMPLE_RATE) + 1;
   }
 
-  private writeFrame(buf: Buffer, copies: number): void {
+  /** `duplicates`: how many of the copies repeat an earlier picture (for the stats). */
+  private writeFrame(buf: Buffer, copies: number, duplicates = copies - 1): void {
     const stdin = this.proc?.stdin;
     if (!stdin || stdin.destroyed) return;
     for (let i = 0; i < copies; i++) {
@@ -356,7 +361,7 @@ export class RecordingSegmenter {
       });
     }
     this.counters.videoFramesWritten += copies;
-    this.counters.videoFramesDuplicated += copies - 1;
+    this.counters.videoFramesDuplicated += duplicates;
   }
 
   /**
