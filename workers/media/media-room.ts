@@ -26,6 +26,7 @@ type Notify = <E extends MediaEvent>(event: E, data: MediaNotificationMap[E]) =>
 
 /** The base video clock runs at the highest profile rate; slower profiles compose on every k-th tick. */
 const BASE_FPS = 30;
+const AUDIO_TICK_MS = 10;
 /** An input that sent nothing for this long shows its placeholder instead of a frozen picture. */
 const STALE_VIDEO_MS = 3000;
 
@@ -57,8 +58,14 @@ export class MediaRoom {
   private readonly speaker = new ActiveSpeakerDetector();
   private audioUnderruns = 0;
 
-  private readonly videoClock = new MediaClock(1000 / BASE_FPS, (tick, now) => this.onVideoTick(tick, now));
-  private readonly audioClock = new MediaClock(10, (_tick, now) => this.onAudioTick(now));
+  /**
+   * One 10 ms clock drives both media: every tick mixes audio, and the ticks on which the
+   * 30 fps frame index advances also compose video. Frames are then emitted at a fixed point of
+   * the audio timeline (at most 10 ms after their ideal time), so the recorder, whose master
+   * clock is the audio, never sees two timers race; and a stall costs both media the same time.
+   */
+  private readonly clock = new MediaClock(AUDIO_TICK_MS, (tick, now) => this.onTick(tick, now));
+  private lastVideoFrame = -1;
   private recorder: RoomRecorder | null = null;
   /** Skipped audio ticks already filled with silence in the recording. */
   private recordedSkips = 0;
@@ -86,8 +93,7 @@ export class MediaRoom {
       this.inputs.push(new Int16Array(FRAME_SAMPLES));
       this.mixOutputs.push(new Int16Array(FRAME_SAMPLES));
     }
-    this.videoClock.start();
-    this.audioClock.start();
+    this.clock.start();
     this.loopDelay.enable();
   }
 
@@ -190,7 +196,7 @@ export class MediaRoom {
       this.notify('recording.ended', { recordingId: req.recordingId, interrupted, reason });
     };
     this.recorder = recorder;
-    this.recordedSkips = this.audioClock.skippedTicks;
+    this.recordedSkips = this.clock.skippedTicks;
     try {
       await recorder.start();
     } catch (err) {
@@ -263,8 +269,7 @@ export class MediaRoom {
 
   async close(): Promise<void> {
     this.loopDelay.disable();
-    this.videoClock.stop();
-    this.audioClock.stop();
+    this.clock.stop();
     if (this.recorder) await this.recorder.stop().catch(() => undefined);
     for (const peer of this.peers.values()) peer.close();
     this.peers.clear();
@@ -285,6 +290,17 @@ export class MediaRoom {
     return src;
   };
   private nowMs = 0;
+
+  private onTick(tick: number, now: number): void {
+    this.onAudioTick(now);
+    // Media time counts skipped ticks too: after a stall video resumes at the right frame.
+    const mediaMs = (tick + this.clock.skippedTicks) * AUDIO_TICK_MS;
+    const frame = Math.floor((mediaMs * BASE_FPS) / 1000);
+    if (frame !== this.lastVideoFrame) {
+      this.lastVideoFrame = frame;
+      this.onVideoTick(frame, now);
+    }
+  }
 
   private onVideoTick(tick: number, now: number): void {
     this.nowMs = now;
@@ -323,7 +339,7 @@ export class MediaRoom {
       // After a stall the clock skips ticks rather than bursting them at the peers; the
       // recording still needs that time (its audio is the master clock and must follow the
       // wall clock), so it gets silence for every skipped tick.
-      const skipped = this.audioClock.skippedTicks;
+      const skipped = this.clock.skippedTicks;
       for (; this.recordedSkips < skipped; this.recordedSkips++) this.recorder.pushAudio(this.silence);
       this.recorder.pushAudio(this.mixAll);
     }
