@@ -4,7 +4,7 @@
  * the whole process tree down: SIGTERM to the server (it stops its workers and redis), then
  * SIGKILL to any descendant still alive after a grace period.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -12,6 +12,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ServerEndpoint } from './control-api';
 import { processTree, stillSameProcess } from './process-tree';
+
+const HAS_SETPRIV = spawnSync('setpriv', ['--help'], { stdio: 'ignore' }).status === 0;
 
 const ROOT = path.resolve(__dirname, '../..');
 const START_TIMEOUT_MS = 30_000;
@@ -37,8 +39,11 @@ export class ServerProcess implements ServerEndpoint {
     // chosen here and readiness is polled on /healthz.
     const port = await freePort();
     const main = [process.execPath, path.join(ROOT, 'dist/src/main.js')];
-    // taskset execs node in place, so the pid we hold is still the server's.
-    const argv = cpus ? ['taskset', '-c', cpus, ...main] : main;
+    // taskset and setpriv exec node in place, so the pid we hold is still the server's.
+    // --pdeathsig: if the bench itself dies (a native crash in wrtc), the kernel stops the
+    // server too, and the server stops its own children.
+    const pinned = cpus ? ['taskset', '-c', cpus, ...main] : main;
+    const argv = HAS_SETPRIV ? ['setpriv', '--pdeathsig', 'SIGTERM', '--', ...pinned] : pinned;
     const proc = spawn(argv[0], argv.slice(1), {
       cwd: this.dir,
       env: {

@@ -8,6 +8,8 @@ import { AUTH_SECRETS, secretsFile, type AuthSecrets } from '../../src/auth/secr
 import { startServer, type RunningServer } from '../../src/server';
 import { registerAdminKey } from './api';
 
+const HAS_SETPRIV = spawnSync('setpriv', ['--help'], { stdio: 'ignore' }).status === 0;
+
 export const ROOT = path.resolve(__dirname, '../..');
 
 export function tempDir(prefix: string): string {
@@ -60,7 +62,11 @@ process.once('exit', () => {
 export async function spawnServer(env: Record<string, string> = {}): Promise<ServerProcess> {
   const dir = tempDir('proc');
   const dataDir = path.join(dir, 'data');
-  const proc = spawn(process.execPath, [path.join(ROOT, 'dist/src/main.js')], {
+  // setpriv --pdeathsig: if the test process dies (e.g. a native crash in wrtc), the kernel
+  // stops this server, which stops its own children.
+  const argv = [process.execPath, path.join(ROOT, 'dist/src/main.js')];
+  const cmd = HAS_SETPRIV ? ['setpriv', '--pdeathsig', 'SIGTERM', '--', ...argv] : argv;
+  const proc = spawn(cmd[0], cmd.slice(1), {
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOST: '127.0.0.1',

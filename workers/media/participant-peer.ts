@@ -200,6 +200,10 @@ export class ParticipantPeer {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // Detach the callbacks before stopping: a frame already queued for the JS thread must not
+    // reach a peer that is being torn down.
+    if (this.videoSink) this.videoSink.onframe = null;
+    if (this.audioSink) this.audioSink.ondata = null;
     this.videoSink?.stop();
     this.audioSink?.stop();
     this.audioTrack.stop();
