@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { RecordingManifest } from '../../../workers/protocol/recording';
 import { MediaSupervisor } from '../../../src/media/media-supervisor.service';
 import { adminFetch, api, createRoom } from '../../helpers/api';
 import { frameContainsColour, goertzel, rgbToYuv } from '../../helpers/media-analysis';
-import { spawnServer, startTestServer } from '../../helpers/server';
+import { childPids, spawnServer, startTestServer } from '../../helpers/server';
 import { waitFor } from '../../helpers/signal';
 import { TestClient } from '../../helpers/wrtc-client';
 import { ManifestStore } from '../../../workers/recording/manifest-store';
@@ -222,34 +223,46 @@ describe('recordings over REST (real worker, real ffmpeg, real BullMQ finalize w
     ).toBe(400);
   });
 
-  it('SIGKILL of the media worker mid-recording still yields a playable recording marked interrupted', async () => {
-    await createRoom(server, { id: 'crash-rec' });
-    const c = await TestClient.connect(server.url, {
-      roomId: 'crash-rec',
-      displayName: 'C',
-      colour: RED,
-      toneHz: 500,
-    });
-    clients.push(c);
-    await waitFor(() => c.framesReceived > 10, 45000, 'media flowing');
-    const started = await api<RecordingManifest>(server, '/api/rooms/crash-rec/recordings', {
-      method: 'POST',
-      body: {},
-    });
-    const id = started.body.id;
-    await sleep(5000);
-    process.kill(server.app.get(MediaSupervisor).get('crash-rec')?.pid as number, 'SIGKILL');
-    const done = await waitForState(server, id, ['ready', 'failed', 'interrupted']);
-    expect(done.state).toBe('interrupted');
-    expect(done.interrupted).toBe(true);
-    expect(done.media?.durationSec).toBeGreaterThan(2);
-    const res = await adminFetch(server, `/api/recordings/${id}/download`);
-    const file = `${fs.mkdtempSync('/tmp/mcu-dl-')}/int.mp4`;
-    fs.writeFileSync(file, Buffer.from(await res.arrayBuffer()));
-    const p = await probe(file);
-    expect(p.codecs).toEqual(['aac', 'h264']);
-    expect(p.duration).toBeGreaterThan(2);
-  });
+  it.each(['media worker', 'ffmpeg'])(
+    'SIGKILL of the %s mid-recording still yields a playable recording marked interrupted',
+    async (victim) => {
+      const roomId = victim === 'ffmpeg' ? 'crash-ffmpeg' : 'crash-worker';
+      await createRoom(server, { id: roomId });
+      const c = await TestClient.connect(server.url, { roomId, displayName: 'C', colour: RED, toneHz: 500 });
+      clients.push(c);
+      await waitFor(() => c.framesReceived > 10, 45000, 'media flowing');
+      const started = await api<RecordingManifest>(server, `/api/rooms/${roomId}/recordings`, {
+        method: 'POST',
+        body: {},
+      });
+      const id = started.body.id;
+      await sleep(5000);
+      const workerPid = server.app.get(MediaSupervisor).get(roomId)?.pid as number;
+      const commandOf = (pid: number) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
+      const children = childPids(workerPid);
+      const ffmpegPid = children.find((pid) => path.basename(commandOf(pid)) === 'ffmpeg');
+      if (ffmpegPid === undefined) throw new Error(`no ffmpeg among ${children.map(commandOf).join(', ')}`);
+      expect(ffmpegPid).toBeDefined();
+      process.kill(victim === 'ffmpeg' ? (ffmpegPid as number) : workerPid, 'SIGKILL');
+      const done = await waitForState(server, id, ['ready', 'failed', 'interrupted']);
+      expect(done.state).toBe('interrupted');
+      expect(done.interrupted).toBe(true);
+      expect(done.media?.durationSec).toBeGreaterThan(2);
+      const res = await adminFetch(server, `/api/recordings/${id}/download`);
+      const file = `${fs.mkdtempSync('/tmp/mcu-dl-')}/int.mp4`;
+      fs.writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+      const p = await probe(file);
+      expect(p.codecs).toEqual(['aac', 'h264']);
+      expect(p.duration).toBeGreaterThan(2);
+      if (victim === 'ffmpeg') {
+        // Only the recording died: the room and its media go on, and it can be recorded again.
+        const framesBefore = c.framesReceived;
+        await waitFor(() => c.framesReceived > framesBefore + 10, 15000, 'media after the ffmpeg crash');
+        const again = await api(server, `/api/rooms/${roomId}/recordings`, { method: 'POST', body: {} });
+        expect(again.status).toBe(201);
+      }
+    },
+  );
 
   it('a stalled media worker still yields a recording as long as the wall-clock time it covered', async () => {
     await createRoom(server, { id: 'stall-rec' });
