@@ -51,6 +51,7 @@ export class MediaRoom {
   private readonly mixer: MixMinusMixer;
   private readonly inputs: Int16Array[] = [];
   private readonly contributes: Uint8Array;
+  /** Slot i is listener i's own send buffer (set in rebuildOrder): the mixer writes in place. */
   private readonly mixOutputs: Int16Array[] = [];
   private readonly mixAll = new Int16Array(FRAME_SAMPLES);
   private readonly silence = new Int16Array(FRAME_SAMPLES);
@@ -331,10 +332,7 @@ export class MediaRoom {
       if (p.role === 'publisher') this.levels.set(p.id, on ? rms(this.inputs[i]) : 0);
     }
     this.mixer.mix(n, this.inputs, this.contributes, this.mixOutputs, this.mixAll);
-    for (let i = 0; i < n; i++) {
-      this.listeners[i].audioOutput.set(this.mixOutputs[i]);
-      this.listeners[i].sendAudio();
-    }
+    for (let i = 0; i < n; i++) this.listeners[i].sendAudio();
     if (this.recorder) {
       // After a stall the clock skips ticks rather than bursting them at the peers; the
       // recording still needs that time (its audio is the master clock and must follow the
@@ -364,6 +362,7 @@ export class MediaRoom {
     this.publishers = all.filter((p) => p.role === ('publisher' satisfies ParticipantRole));
     this.publisherIds = this.publishers.map((p) => p.id);
     this.listeners = [...this.publishers, ...all.filter((p) => p.role !== 'publisher')];
+    for (let i = 0; i < this.listeners.length; i++) this.mixOutputs[i] = this.listeners[i].audioOutput;
     this.replan();
   }
 
