@@ -12,6 +12,8 @@ module.exports = {
   // native threads that can crash a process at exit, and a fresh worker per file (recycled
   // above this memory) keeps one file's peer connections from outliving it.
   workerIdleMemoryLimit: '256MB',
+  // The case reporter lets scripts/test.js see which tests of a crashed file had passed.
+  reporters: ['default', '<rootDir>/scripts/jest-case-reporter.js'],
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
   projects: [

@@ -5,7 +5,7 @@
 import { metricSum } from './control-api';
 import type { ChurnResult } from './churn';
 import type { ProcessRole, TreeUsage } from './process-tree';
-import type { ScenarioSpec } from './scenario';
+import type { ScenarioSpec } from './scenario-spec';
 import { concat, mean, percentile, round } from './stats';
 import type { InboundTotals, SyntheticParticipant } from './synthetic-participant';
 

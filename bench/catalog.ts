@@ -8,9 +8,20 @@
  *                  to the other CPUs (needs >= 2 cores): the server's capacity per core
  *   churn[-<K>]    one room of 4 on `standard` while a 5th joins, stays 3 s and leaves, K times
  *                  (default 5): gaps in the others' video and audio around joins and leaves
- * plus `baseline` (peer-to-peer latency), `capacity` (search) and `kernels` (micro-benchmark).
+ *   audio-<N>      one room of N audio-only participants, all speaking (bench/audio-room.ts;
+ *                  `npm run bench:audio` compares the stacks)
+ *   h264-<N>       one room of N H.264-only WebRTC participants on `standard` (bench/h264-room.ts):
+ *                  the RTP-level path and the shared encoder; compared with std-<N> of the same run
+ *   egress         live egress and ingest, short form of `npm run bench:egress` (bench/egress.ts):
+ *                  encode CPU per profile, a shared encode, HLS and player delays, RTMP and RTSP
+ *                  ingest delays
+ * plus `baseline` (peer-to-peer latency), `capacity` (search), `kernels` (micro-benchmark) and
+ * `overload` (joins one by one up to twice the capacity, before/after admission control and
+ * quality shedding; bench/overload.ts; not in the default run: it takes minutes) and
+ * `adaptive-downlink` (one receiver's downlink shaped 3000 → 300/150 → 3000 kbit/s in a network
+ * namespace, adaptation off and on; bench/adaptive-downlink.ts; root only, ~7 minutes).
  */
-import type { ScenarioSpec } from './scenario';
+import type { ScenarioSpec } from './scenario-spec';
 
 export const DEFAULT_SCENARIOS = [
   'baseline',
@@ -22,10 +33,13 @@ export const DEFAULT_SCENARIOS = [
   'rooms-3x4',
   'low-8',
   'rec-4',
+  'h264-4',
   // Short form: the full `churn` (5 cycles, ~27 s window) would push the default past 5 minutes.
   'churn-2',
   'capacity',
   'kernels',
+  'audio-16',
+  'egress',
 ];
 export const QUICK_SCENARIOS = ['baseline', 'std-2', 'std-4', 'low-4', 'churn-2'];
 /** Stable participants of the churn scenario: the room the issue talks about. */
@@ -45,6 +59,9 @@ export interface CliOptions {
   budgetMs: number;
   /** The whole run is aborted (and cleaned up) after this long. */
   deadlineMs: number;
+  /** The overload scenario: room counts of its curves and join attempts per curve. */
+  overloadRooms: number[];
+  overloadMax: number;
 }
 
 export function parseCli(argv: readonly string[]): CliOptions {
@@ -56,7 +73,18 @@ export function parseCli(argv: readonly string[]): CliOptions {
   }
   for (const k of flags.keys()) {
     if (
-      !['quick', 'scenarios', 'warmup', 'measure', 'capacity-runs', 'out', 'budget', 'deadline'].includes(k)
+      ![
+        'quick',
+        'scenarios',
+        'warmup',
+        'measure',
+        'capacity-runs',
+        'out',
+        'budget',
+        'deadline',
+        'overload-rooms',
+        'overload-max',
+      ].includes(k)
     ) {
       throw new Error(`unknown option --${k}`);
     }
@@ -81,13 +109,37 @@ export function parseCli(argv: readonly string[]): CliOptions {
     capacityRuns: Number(flags.get('capacity-runs') ?? (quick ? 0 : 2)),
     quick,
     out: flags.get('out') ?? (isDefault ? 'latest' : 'partial'),
-    budgetMs: seconds('budget', quick ? 90 : 290),
-    deadlineMs: seconds('deadline', quick ? 180 : 600),
+    budgetMs: seconds('budget', quick ? 90 : 500),
+    deadlineMs: seconds('deadline', quick ? 180 : 780),
+    overloadRooms: String(flags.get('overload-rooms') ?? '1,3')
+      .split(',')
+      .map(Number)
+      .filter((n) => Number.isInteger(n) && n >= 1 && n <= 8),
+    overloadMax: Math.max(2, Math.min(40, Number(flags.get('overload-max') ?? 14) || 14)),
   };
 }
 
 function isKnown(key: string): boolean {
-  return ['baseline', 'capacity', 'kernels'].includes(key) || specFor(key) !== null;
+  return (
+    ['baseline', 'capacity', 'kernels', 'overload', 'egress', 'adaptive-downlink'].includes(key) ||
+    audioRoomSize(key) !== null ||
+    specFor(key) !== null ||
+    h264RoomSize(key) !== null
+  );
+}
+
+/** N of an `audio-<N>` key (2..32), else null. */
+export function audioRoomSize(key: string): number | null {
+  const m = /^audio-(\d+)$/.exec(key);
+  const n = m ? Number(m[1]) : NaN;
+  return n >= 2 && n <= 32 ? n : null;
+}
+
+/** N of an `h264-<N>` key (1..16), or null. */
+export function h264RoomSize(key: string): number | null {
+  const m = /^h264-(\d+)$/.exec(key);
+  const n = m ? Number(m[1]) : 0;
+  return n >= 1 && n <= 16 ? n : null;
 }
 
 export function specFor(key: string): ScenarioSpec | null {

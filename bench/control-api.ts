@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'socket.io-client';
-import type { Ack } from '../src/signaling/signaling.types';
+import type { Ack } from '../workers/protocol/signaling';
 import type { Profile } from '../workers/protocol/media';
 
 /** Every remote call has a deadline: a hung server must not hang the benchmark. */

@@ -38,6 +38,11 @@ export class MediaSender {
   };
   private phase = 0;
   private readonly phaseStep: number;
+  /**
+   * Busy picture: the lower half of the luma gets fresh noise every frame (hard to compress,
+   * the encoder uses all the bitrate it is given; the adaptive-downlink scenario needs that).
+   */
+  busy = false;
 
   constructor(readonly index: number) {
     this.base = createI420(SOURCE_WIDTH, SOURCE_HEIGHT);
@@ -79,6 +84,10 @@ export class MediaSender {
     const x = Math.abs((t % (2 * span)) - span);
     const y = top + ((this.framesSent * 5) % (SOURCE_HEIGHT - top - BOX));
     fillRect(f, x, y, BOX, BOX, { y: 200, u: 90, v: 160 });
+    if (this.busy) {
+      const from = (SOURCE_HEIGHT >> 1) * SOURCE_WIDTH;
+      for (let i = from; i < SOURCE_WIDTH * SOURCE_HEIGHT; i++) f.data[i] = (Math.random() * 256) | 0;
+    }
     // Stamp last, right before handing the frame over: its time is the send time.
     drawStamp(f, benchNow());
     this.videoSource.onFrame(f);

@@ -198,6 +198,40 @@ function roleOf(p: ProcInfo, rootPid: number): ProcessRole {
   return role;
 }
 
+/** One process of the tree at one instant: what the soak scenario records. */
+export interface ProcessSnapshot {
+  pid: number;
+  /** Start time since boot (clock ticks): pid + start names one process, even if the pid is reused. */
+  start: number;
+  role: ProcessRole;
+  /** Role of the parent inside the tree (an ffmpeg under a media worker captures a recording). */
+  parentRole: ProcessRole | null;
+  rssKb: number;
+  /** Open file descriptors (entries of /proc/<pid>/fd); null if the process went away meanwhile. */
+  fds: number | null;
+}
+
+export function snapshotTree(rootPid: number): ProcessSnapshot[] {
+  const tree = processTree(rootPid);
+  const roleByPid = new Map(tree.map((p) => [p.pid, roleOf(p, rootPid)]));
+  return tree.map((p) => ({
+    pid: p.pid,
+    start: p.start,
+    role: roleByPid.get(p.pid) ?? 'other',
+    parentRole: roleByPid.get(p.ppid) ?? null,
+    rssKb: rssKb(p.pid),
+    fds: fdCount(p.pid),
+  }));
+}
+
+function fdCount(pid: number): number | null {
+  try {
+    return fs.readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return null;
+  }
+}
+
 /** Busy clock ticks of the whole machine (all cores) so far, from /proc/stat. */
 export function machineBusyTicks(): number {
   try {

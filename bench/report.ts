@@ -2,12 +2,15 @@
  * The results files: bench/results/<stem>.json (everything) and <stem>.md (the tables, the
  * targets with PASS/MISS, the machine and the exact command).
  */
+import { markdownTable, type AudioRoomResult } from './audio-room';
+import { egressMarkdown, type EgressBenchResult } from './egress';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ScenarioResult } from './aggregate';
 import type { BaselineResult } from './baseline';
 import type { CapacityResult } from './capacity';
+import { h264Markdown, type H264RoomResult } from './h264-room';
 import type { TargetCheck } from './targets';
 
 export interface MachineInfo {
@@ -29,9 +32,15 @@ export interface BenchReport {
   machine: MachineInfo;
   baseline: BaselineResult | null;
   scenarios: ScenarioResult[];
+  /** The `h264-<N>` scenarios (bench/h264-room.ts). */
+  h264: H264RoomResult[];
   capacity: CapacityResult | null;
   targets: TargetCheck[];
   kernels: Record<string, number> | null;
+  /** The audio-only room (`audio-<N>`), served by the default (RTP-level) stack. */
+  audioRoom: AudioRoomResult | null;
+  /** Live egress and ingest (`egress`, short form of bench/egress.ts). */
+  egress: EgressBenchResult | null;
   notes: string[];
 }
 
@@ -176,6 +185,7 @@ export function markdown(r: BenchReport): string {
     );
   }
   lines.push(...churnSection(r.scenarios));
+  lines.push(...h264Markdown(r.h264));
   if (r.capacity) {
     const c = r.capacity;
     lines.push('', '## Capacity', '');
@@ -191,6 +201,12 @@ export function markdown(r: BenchReport): string {
     lines.push('', '## Kernel micro-benchmark (bench/micro)', '', '| case | best |', '|---|---:|');
     for (const [k, val] of Object.entries(r.kernels))
       if (!k.endsWith('_median')) lines.push(`| ${k} | ${val} |`);
+  }
+  if (r.audioRoom) {
+    lines.push('', '## Audio-only room (bench/audio-room.ts)', '', markdownTable([r.audioRoom]));
+  }
+  if (r.egress) {
+    lines.push('', '## Live egress and ingest (bench/egress.ts, short form)', '', egressMarkdown(r.egress));
   }
   if (r.notes.length > 0) {
     lines.push('', '## Notes', '');

@@ -8,20 +8,32 @@
  *   node dist/bench/run.js [--quick] [--scenarios=std-4,low-8,...] [--warmup=S] [--measure=S]
  *                          [--capacity-runs=K] [--out=stem] [--deadline=S]
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ScenarioResult } from './aggregate';
 import { runBaseline, type BaselineResult } from './baseline';
 import { capacityResult, judge, nextCapacityProbe, type CapacityResult } from './capacity';
-import { parseCli, specFor, type CliOptions } from './catalog';
+import { runAudioRoom, type AudioRoomResult } from './audio-room';
+import { audioRoomSize, h264RoomSize, parseCli, specFor, type CliOptions } from './catalog';
+import { runH264Room, type H264RoomResult } from './h264-room';
+import { runClusterBench } from './cluster';
+import { EGRESS_SECTIONS, runEgressBench, type EgressBenchResult } from './egress';
+import { overloadMarkdown, runOverload } from './overload';
+import { adaptiveDownlinkMarkdown, runAdaptiveDownlink } from './adaptive-downlink';
 import { machineInfo, writeReport, type BenchReport } from './report';
 import { runScenario, type RunOptions } from './scenario';
+import { runSoak, soakMarkdown } from './soak';
 import { checkTargets } from './targets';
 
 const RESULTS_DIR = path.resolve(__dirname, '../../bench/results');
 const CLEANUP_TIMEOUT_MS = 15_000;
 /** About how long the kernel micro-benchmark takes on a 2-core machine. */
 const KERNELS_MS = 12_000;
+/** Joins, warm-up and window of the audio-only room in the default run. */
+const AUDIO_ROOM_MS = 30_000;
+/** The egress scenario's short form (bench/egress.ts) on a 2-core machine. */
+const EGRESS_MS = 200_000;
 
 const closers = new Set<() => Promise<void> | void>();
 const startedAt = performance.now();
@@ -94,6 +106,13 @@ async function main(opts: CliOptions): Promise<void> {
     const spec = specFor(key);
     if (spec) results.push(await timed(spec));
   }
+  const h264: H264RoomResult[] = [];
+  for (const key of opts.keys) {
+    const n = h264RoomSize(key);
+    if (n === null) continue;
+    label = `${++step}/${steps} ${key}`;
+    h264.push(await runH264Room(key, n, runOpts));
+  }
   if (opts.keys.includes('capacity')) {
     label = `${++step}/${steps} capacity`;
     const sweep = results.filter(
@@ -134,11 +153,90 @@ async function main(opts: CliOptions): Promise<void> {
     }
   }
 
+  const audioKey = opts.keys.find((k) => audioRoomSize(k) !== null);
+  let audioRoom: AudioRoomResult | null = null;
+  if (audioKey) {
+    label = `${++step}/${steps} ${audioKey}`;
+    if (fitsBudget(AUDIO_ROOM_MS)) {
+      const n = audioRoomSize(audioKey) ?? 16;
+      audioRoom = await runAudioRoom(
+        {
+          n,
+          speakers: n,
+          warmupMs: Math.min(opts.warmupMs, 3000),
+          measureMs: Math.min(opts.measureMs, 10_000),
+          env: {},
+        },
+        progress,
+      );
+    } else {
+      notes.push(`Audio-only room skipped: the time budget was used up (run \`npm run bench:audio\`).`);
+    }
+  }
+
+  let egress: EgressBenchResult | null = null;
+  if (opts.keys.includes('egress')) {
+    label = `${++step}/${steps} egress`;
+    if (fitsBudget(EGRESS_MS)) {
+      egress = await runEgressBench({
+        measureS: 5,
+        changes: 3,
+        sections: EGRESS_SECTIONS,
+        short: true,
+        progress,
+      });
+    } else {
+      notes.push('Egress scenario skipped: the time budget was used up (run `npm run bench:egress`).');
+    }
+  }
+
+  if (opts.keys.includes('overload')) {
+    label = `${++step}/${steps} overload`;
+    const overload = await runOverload({
+      roomCounts: opts.overloadRooms,
+      maxAttempts: opts.overloadMax,
+      // Short windows: the curve has a point per join attempt.
+      measureMs: Math.min(opts.measureMs, 4000),
+      progress,
+      track,
+    });
+    const stem = process.argv.slice(2).every((a) => a === '--scenarios=overload')
+      ? 'overload'
+      : 'overload-partial';
+    fs.mkdirSync(RESULTS_DIR, { recursive: true });
+    fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.json`), JSON.stringify(overload, null, 2) + '\n');
+    fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.md`), overloadMarkdown(overload, commandLine()));
+    notes.push(`Overload scenario: see bench/results/${stem}.md.`);
+  }
+
+  if (opts.keys.includes('adaptive-downlink')) {
+    label = `${++step}/${steps} adaptive-downlink`;
+    const downlink = await runAdaptiveDownlink({ progress, track });
+    const stem = opts.keys.every((k) => k === 'adaptive-downlink')
+      ? 'adaptive-downlink'
+      : 'adaptive-downlink-partial';
+    fs.mkdirSync(RESULTS_DIR, { recursive: true });
+    fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.json`), JSON.stringify(downlink, null, 2) + '\n');
+    fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.md`), adaptiveDownlinkMarkdown(downlink, commandLine()));
+    notes.push(`Adaptive downlink scenario: see bench/results/${stem}.md.`);
+  }
+
   const baseP50 = baseline?.status === 'ok' ? baseline.latencyP50Ms : null;
   for (const r of results) {
     if (baseP50 === null || r.latencyP50Ms === null || r.latencyP95Ms === null) continue;
     r.addedLatencyP50Ms = Math.round((r.latencyP50Ms - baseP50) * 10) / 10;
     r.addedLatencyP95Ms = Math.round((r.latencyP95Ms - baseP50) * 10) / 10;
+  }
+  for (const h of h264) {
+    // Only against a healthy wrtc run: a starved one (fps p5 < 14, underruns) used less CPU
+    // because less media flowed, and the ratio would flatter the H.264 path.
+    const vp8 = results.find((r) => r.key === `std-${h.participants}` && r.status === 'ok');
+    if (vp8?.serverCpuPerParticipant && h.serverCpuPerParticipant !== null && judge(vp8).pass)
+      h.cpuRatioToVp8 = Math.round((h.serverCpuPerParticipant / vp8.serverCpuPerParticipant) * 100) / 100;
+    else if (vp8)
+      notes.push(
+        `${h.title}: no CPU ratio to ${vp8.key}, which did not meet the capacity criterion (${judge(vp8).why}).`,
+      );
   }
   const machine = machineInfo(loadAtStart);
   const report: BenchReport = {
@@ -149,9 +247,12 @@ async function main(opts: CliOptions): Promise<void> {
     machine,
     baseline,
     scenarios: results,
+    h264,
     capacity,
     targets: checkTargets(results, capacity, machine.nproc),
     kernels,
+    audioRoom,
+    egress,
     notes: [...runNotes(results, baseline), ...notes],
   };
   label = 'done';
@@ -203,7 +304,88 @@ function commandLine(): string {
   return `node dist/bench/run.js${args ? ` ${args}` : ''}`;
 }
 
+/** `--scenario cluster` (or `--scenario=cluster`): the two-node benchmark of bench/cluster.ts. */
+function clusterEntry(argv: readonly string[]): boolean {
+  const i = argv.findIndex((a) => a === '--scenario' || a === '--scenario=cluster');
+  if (i < 0 || (argv[i] === '--scenario' && argv[i + 1] !== 'cluster')) return false;
+  const flag = (name: string, def: number): number => {
+    const v = Number(argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? def);
+    if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
+    return v;
+  };
+  label = 'cluster';
+  process.once('SIGINT', () => void abort('interrupted (SIGINT)', 130));
+  process.once('SIGTERM', () => void abort('terminated (SIGTERM)', 143));
+  const deadline = setTimeout(() => void abort('deadline of 600 s reached', 1), 600_000);
+  runClusterBench({ rooms: flag('rooms', 3), measureMs: flag('measure', 10) * 1000, progress, track })
+    .then(async () => {
+      clearTimeout(deadline);
+      await cleanupAll();
+      process.exit(0);
+    })
+    .catch((err: Error) => void abort(`error: ${err.stack ?? err.message}`, 1));
+  return true;
+}
+
+/**
+ * `--scenario soak [--duration-min=30] [--rooms=1] [--sample=5] [--out=stem]`: the long run of
+ * bench/soak.ts (memory, fds, Redis keys, worker deaths). Writes bench/results/soak.{json,md}
+ * with the defaults, soak-partial (or --out) otherwise.
+ */
+function soakEntry(argv: readonly string[]): boolean {
+  const i = argv.findIndex((a) => a === '--scenario' || a === '--scenario=soak');
+  if (i < 0 || (argv[i] === '--scenario' && argv[i + 1] !== 'soak')) return false;
+  const rest = argv.filter((a, k) => k !== i && !(argv[i] === '--scenario' && k === i + 1));
+  const flags = new Map<string, string>();
+  for (const a of rest) {
+    const m = /^--(duration-min|rooms|sample|out)=(.+)$/.exec(a);
+    if (!m) {
+      process.stderr.write(
+        `soak: unknown argument "${a}" (--duration-min=M, --rooms=R, --sample=S, --out=stem)\n`,
+      );
+      process.exit(2);
+    }
+    flags.set(m[1], m[2]);
+  }
+  const num = (name: string, def: number, min: number, max: number): number => {
+    const v = Number(flags.get(name) ?? def);
+    if (!Number.isFinite(v) || v < min || v > max) {
+      process.stderr.write(`soak: --${name} must be a number from ${min} to ${max}\n`);
+      process.exit(2);
+    }
+    return v;
+  };
+  const durationMin = num('duration-min', 30, 1, 24 * 60);
+  const rooms = num('rooms', 1, 1, 8);
+  const sampleS = num('sample', 5, 1, 60);
+  const stem = flags.get('out') ?? (rest.length === 0 ? 'soak' : 'soak-partial');
+  label = 'soak';
+  process.once('SIGINT', () => void abort('interrupted (SIGINT)', 130));
+  process.once('SIGTERM', () => void abort('terminated (SIGTERM)', 143));
+  // Set-up, the last finalize and teardown come on top of the soak itself.
+  const deadlineMs = (durationMin * 60 + 300) * 1000;
+  const deadline = setTimeout(() => void abort(`deadline of ${deadlineMs / 1000} s reached`, 1), deadlineMs);
+  runSoak({ durationMin, rooms: Math.round(rooms), sampleS, progress, track }, commandLine())
+    .then(async (r) => {
+      clearTimeout(deadline);
+      fs.mkdirSync(RESULTS_DIR, { recursive: true });
+      fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.json`), JSON.stringify(r, null, 2) + '\n');
+      fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.md`), soakMarkdown(r));
+      progress(`wrote bench/results/${stem}.{json,md}: ${r.judgement.pass ? 'PASS' : 'FAIL'}`);
+      for (const v of r.judgement.verdicts.filter((x) => !x.pass))
+        progress(
+          `FAIL ${v.check} ${v.subject}: ${v.first} -> ${v.last} (${v.limit})${v.note ? ` ${v.note}` : ''}`,
+        );
+      await cleanupAll();
+      process.exit(0);
+    })
+    .catch((err: Error) => void abort(`error: ${err.stack ?? err.message}`, 1));
+  return true;
+}
+
 function entry(): void {
+  if (clusterEntry(process.argv.slice(2))) return;
+  if (soakEntry(process.argv.slice(2))) return;
   let opts: CliOptions;
   try {
     opts = parseCli(process.argv.slice(2));

@@ -6,27 +6,14 @@
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { Profile } from '../workers/protocol/media';
 import { aggregate, type ScenarioResult, type WindowInputs } from './aggregate';
-import { churnResult, churnWindowMs, driveChurn, type ChurnLog, type ChurnPlan } from './churn';
+import { churnResult, churnWindowMs, driveChurn, type ChurnLog } from './churn';
 import { createRoom, readMetrics, startRecording, stopRecording } from './control-api';
 import { machineBusyTicks, ticksToPercent, TreeSampler } from './process-tree';
 import { ServerProcess } from './server-process';
+import type { ScenarioSpec } from './scenario-spec';
 import { percentile } from './stats';
 import { SyntheticParticipant } from './synthetic-participant';
-
-export interface ScenarioSpec {
-  key: string;
-  title: string;
-  rooms: number;
-  perRoom: number;
-  profile: Profile;
-  recording: boolean;
-  /** Server tree on CPU 0, this process on the others: measures the server per core. */
-  pinned?: boolean;
-  /** One extra participant joins and leaves repeatedly during the window (the N above stay). */
-  churn?: ChurnPlan;
-}
 
 export interface RunOptions {
   warmupMs: number;

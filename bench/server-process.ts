@@ -53,6 +53,8 @@ export class ServerProcess implements ServerEndpoint {
         PORT: String(port),
         DATA_DIR: path.join(this.dir, 'data'),
         RECORDINGS_DIR: path.join(this.dir, 'recordings'),
+        // Several servers run at once: RTMP ingest only where a test asks for it (a free port).
+        RTMP_PORT: '0',
         LOG_LEVEL: 'warn',
         ADMIN_API_KEY: this.adminApiKey,
         JWT_SECRET: randomBytes(32).toString('hex'),
@@ -62,6 +64,12 @@ export class ServerProcess implements ServerEndpoint {
         MEDIA_MAX_PARTICIPANTS: '64',
         MEDIA_IDLE_TIMEOUT_MS: '2000',
         METRICS_POLL_MS: '1000',
+        // The classic scenarios measure the engine past its capacity: no admission control,
+        // no shedding. The overload scenario turns both on (bench/overload.ts).
+        NODE_CAPACITY: '100000',
+        ADMISSION_LIMIT: '1',
+        ADMISSION_MAX_LOOP_DELAY_MS: '100000000',
+        QUALITY_SHEDDING: 'off',
         ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -81,7 +89,8 @@ export class ServerProcess implements ServerEndpoint {
     };
     proc.stdout?.on('data', onData);
     proc.stderr?.on('data', onData);
-    const url = `http://127.0.0.1:${port}`;
+    // A server bound to another address (HOST, e.g. a veth of the adaptive-downlink scenario) is reached there.
+    const url = `http://${extraEnv.HOST ?? '127.0.0.1'}:${port}`;
     let dead = false;
     void this.exited.then(() => (dead = true));
     const deadline = performance.now() + START_TIMEOUT_MS;

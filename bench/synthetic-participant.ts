@@ -6,7 +6,7 @@
  */
 import * as wrtc from '@roamhq/wrtc';
 import { io, type Socket } from 'socket.io-client';
-import type { JoinedPayload } from '../src/signaling/signaling.types';
+import type { JoinedPayload } from '../workers/protocol/signaling';
 import { OUTPUT_PROFILES, type Profile } from '../workers/protocol/media';
 import type { I420Frame } from '../workers/media/engine/video/i420';
 import { createAudioSink, createVideoSink, type AudioSink, type VideoSink } from '../workers/media/wrtc';

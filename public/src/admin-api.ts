@@ -2,7 +2,16 @@
  * The public REST API as the admin page uses it (see docs/api.md). One function per route, so a
  * changed route is a one-line change here. Every call carries `Authorization: Bearer <key>`.
  */
-import type { LayoutKind, MediaKind, Profile } from '../../workers/protocol/media';
+import type {
+  EgressState,
+  EgressType,
+  LayoutKind,
+  MediaKind,
+  ParticipantRole,
+  Profile,
+  RtspTransport,
+} from '../../workers/protocol/media';
+import type { RecordingFileKind, RecordingState } from '../../workers/protocol/recording';
 
 export interface RoomSummary {
   id: string;
@@ -18,7 +27,7 @@ export interface Participant {
   participantId: string;
   identity: string;
   displayName: string;
-  role: 'publisher' | 'viewer';
+  role: ParticipantRole;
   profile: Profile;
   audioMuted: boolean;
   videoMuted: boolean;
@@ -28,8 +37,6 @@ export interface RoomDetail extends RoomSummary {
   activeSpeakerId: string | null;
   participants: Participant[];
 }
-
-export type RecordingState = 'recording' | 'finalizing' | 'ready' | 'failed' | 'interrupted';
 
 export interface Recording {
   id: string;
@@ -41,8 +48,48 @@ export interface Recording {
   progress?: number;
   failureReason?: string;
   media?: { durationSec: number; width: number; height: number; sizeBytes: number };
-  files: { name: string; kind: 'mp4' | 'webm' | 'thumbnail'; sizeBytes: number }[];
+  files: { name: string; kind: RecordingFileKind; sizeBytes: number }[];
 }
+
+/** A live stream out of a room (docs/egress.md). */
+export interface Egress {
+  id: string;
+  roomId: string;
+  type: EgressType;
+  state: EgressState;
+  profile: Profile;
+  layout: LayoutKind | null;
+  /** RTMP: the target (holds the platform's stream key). */
+  url?: string;
+  /** HLS: the playlist's path on this server, playable without the admin key. */
+  playlistUrl?: string;
+  error: string | null;
+  createdAt: string;
+  endedAt: string | null;
+}
+
+/** A stream into a room, shown as a participant of role `ingress` (docs/ingress.md). */
+export interface Ingress {
+  id: string;
+  roomId: string;
+  type: 'rtmp' | 'url';
+  displayName: string;
+  participantId: string;
+  /** rtmp: where to push (rtmp://HOST:PORT/live/<stream key>); url: the source pulled. */
+  url: string;
+  loop?: boolean;
+  rtspTransport?: RtspTransport;
+  /** failed: lost with the cluster node hosting its room (`error` says why). */
+  state: 'waiting' | 'publishing' | 'ended' | 'failed';
+  error?: string;
+  createdAt: string;
+}
+
+export type StartEgress =
+  { type: 'hls'; profile?: Profile } | { type: 'rtmp'; url: string; profile?: Profile };
+export type StartIngress =
+  | { type: 'rtmp'; displayName: string }
+  | { type: 'url'; displayName: string; url: string; loop?: boolean; rtspTransport?: RtspTransport };
 
 export class ApiError extends Error {
   constructor(
@@ -112,6 +159,27 @@ export class AdminApi {
   }
   thumbnail(id: string): Promise<Blob> {
     return this.blob(`/api/recordings/${enc(id)}/thumbnail`);
+  }
+
+  startEgress(roomId: string, body: StartEgress): Promise<Egress> {
+    return this.json('POST', `/api/rooms/${enc(roomId)}/egress`, body);
+  }
+  /** Live and recently ended, newest first. */
+  listEgress(): Promise<{ items: Egress[] }> {
+    return this.json('GET', '/api/egress');
+  }
+  stopEgress(id: string): Promise<Egress> {
+    return this.json('DELETE', `/api/egress/${enc(id)}`);
+  }
+  startIngress(roomId: string, body: StartIngress): Promise<Ingress> {
+    return this.json('POST', `/api/rooms/${enc(roomId)}/ingress`, body);
+  }
+  /** Newest first. */
+  listIngress(): Promise<{ items: Ingress[] }> {
+    return this.json('GET', '/api/ingress');
+  }
+  stopIngress(id: string): Promise<Ingress> {
+    return this.json('DELETE', `/api/ingress/${enc(id)}`);
   }
 
   private async json<T>(method: string, path: string, body?: unknown): Promise<T> {

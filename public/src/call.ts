@@ -8,6 +8,8 @@ import {
   type MediaKind,
   type ParticipantView,
   type Profile,
+  type ProfileChangedEvent,
+  type QualityChangedEvent,
 } from './protocol';
 
 export type CallState = 'joining' | 'connected' | 'reconnecting' | 'left' | 'failed';
@@ -29,6 +31,10 @@ interface CallEvents {
   /** The server muted or unmuted this participant. */
   'server-mute': (kind: MediaKind, muted: boolean) => void;
   'layout-changed': (layout: string) => void;
+  /** The server reduced or restored this participant's video because it is overloaded. */
+  'quality-changed': (d: QualityChangedEvent) => void;
+  /** What this participant receives changed: its link (adaptive downlink), its request, server load. */
+  'profile-changed': (d: ProfileChangedEvent) => void;
   /** The room's recording changed state ('recording', 'finalizing', ...). */
   recording: (state: string) => void;
   /** remoteStream got a new track (joins, rejoins). */
@@ -36,7 +42,15 @@ interface CallEvents {
 }
 
 /** Join errors that a retry cannot fix: the user needs a new link or another room. */
-const FATAL_JOIN_ERRORS = new Set(['unauthorized', 'forbidden', 'not_found', 'room_full', 'bad_request']);
+const FATAL_JOIN_ERRORS = new Set([
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'room_full',
+  'bad_request',
+  // Admission control: retrying at once would only add load; the page says to come back later.
+  'server_busy',
+]);
 /** How long ICE may stay `disconnected` before we give the path up and rejoin. */
 const ICE_GRACE_MS = 5000;
 const REJOIN_DELAY_MS = 1500;
@@ -59,6 +73,12 @@ export class CallSession {
   roomName = '';
   state: CallState = 'joining';
   profile: Profile;
+  /** Data saver: receive the mix-minus audio only (the video track stays, fed nothing). */
+  dataSaver = false;
+  /** Keep the profile whatever the link (no adaptive downlink). */
+  pinned = false;
+  /** The last profile-changed: what is received now and why (null: as asked, nothing said yet). */
+  downlink: ProfileChangedEvent | null = null;
   readonly serverMuted: Record<MediaKind, boolean> = { audio: false, video: false };
 
   private socket: McuSocket | null = null;
@@ -132,16 +152,34 @@ export class CallSession {
 
   /** Asks for another output profile; the server follows with an offer (answered in onServerOffer). */
   async setProfile(profile: Profile): Promise<void> {
-    const previous = this.profile;
-    this.profile = profile; // a rejoin meanwhile uses the new choice
+    await this.setDownlink({ profile });
+  }
+
+  /**
+   * Changes what this participant asks to receive: a profile, the data saver (audio only) and
+   * whether the server may serve less while the link cannot carry it (`pinned`: it may not).
+   */
+  async setDownlink(d: { profile?: Profile; dataSaver?: boolean; pinned?: boolean }): Promise<void> {
+    const previous = { profile: this.profile, dataSaver: this.dataSaver, pinned: this.pinned };
+    // A rejoin meanwhile uses the new choice.
+    this.profile = d.profile ?? this.profile;
+    this.dataSaver = d.dataSaver ?? this.dataSaver;
+    this.pinned = d.pinned ?? this.pinned;
     // Not in the room right now: the next join asks for it.
     if (!this.socket?.connected || !this.pc) return;
     try {
-      await request(this.socket, 'set-profile', { profile });
+      await this.requestDownlink(this.socket);
     } catch (err) {
-      this.profile = previous;
+      Object.assign(this, previous);
       throw err;
     }
+  }
+
+  private requestDownlink(socket: McuSocket): Promise<null> {
+    return request(socket, 'set-profile', {
+      profile: this.dataSaver ? 'audio' : this.profile,
+      pin: this.pinned,
+    });
   }
 
   async leave(): Promise<void> {
@@ -242,6 +280,9 @@ export class CallSession {
       await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
       await this.flushIce(pc);
     });
+    // The join request carries a video profile only: the data saver and a pin are asked after it.
+    if (this.pc === pc && (this.dataSaver || this.pinned))
+      await this.requestDownlink(socket).catch(() => undefined);
     if (this.pc === pc && pc.connectionState !== 'connected') this.setState('joining', 'connecting media…');
   }
 
@@ -280,11 +321,18 @@ export class CallSession {
       this.emit('roster');
     });
     socket.on('layout-changed', (d) => this.emit('layout-changed', d.layout));
+    socket.on('quality-changed', (d) => this.emit('quality-changed', d));
+    socket.on('profile-changed', (d) => {
+      this.downlink = d;
+      this.emit('profile-changed', d);
+    });
     socket.on('kicked', ({ message }) => this.fail(`removed from the room: ${message}`));
     socket.on('recording-state', ({ state }) => this.emit('recording', state));
     socket.on('room-ended', ({ reason, message }) => {
-      if (reason !== 'media-worker-died') return this.fail(`the room ended: ${message}`);
-      // The server restarts the room's media worker; the socket stays and may join again.
+      if (reason !== 'media-worker-died' && reason !== 'media-node-lost')
+        return this.fail(`the room ended: ${message}`);
+      // The server restarts the room's media worker (or places the room on a live node); the
+      // socket stays and may join again.
       this.dropPeer();
       this.setState('reconnecting', 'the media server restarted, rejoining…');
       setTimeout(() => void this.join().catch(() => undefined), REJOIN_DELAY_MS);

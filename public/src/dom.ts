@@ -28,6 +28,10 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
+export function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

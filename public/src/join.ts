@@ -13,10 +13,17 @@
  */
 import { AudioMeter } from './audio-meter';
 import { CallSession, type CallState } from './call';
-import { byId, errorMessage, h } from './dom';
-import type { Profile } from './protocol';
+import { byId, capitalize, errorMessage, h } from './dom';
+import { SignalingError, type ProfileChangedEvent } from './protocol';
+import {
+  isOneOf,
+  OUTPUT_PROFILES,
+  PROFILES,
+  type MediaKind,
+  type Profile,
+} from '../../workers/protocol/media';
 
-const PROFILES: readonly Profile[] = ['low', 'standard', 'high'];
+const DEFAULT_PROFILE: Profile = 'standard';
 
 const form = byId<HTMLFormElement>('join-form');
 const roomInput = byId<HTMLInputElement>('room');
@@ -31,6 +38,10 @@ const selfVideo = byId<HTMLVideoElement>('self');
 const micButton = byId<HTMLButtonElement>('mic');
 const camButton = byId<HTMLButtonElement>('cam');
 const callProfile = byId<HTMLSelectElement>('call-profile');
+const pinProfile = byId<HTMLInputElement>('pin-profile');
+const dataSaver = byId<HTMLInputElement>('data-saver');
+const downlinkLine = byId('downlink');
+const stage = byId('stage');
 const leaveButton = byId<HTMLButtonElement>('leave');
 const playButton = byId<HTMLButtonElement>('play');
 const statusLine = byId('status');
@@ -42,6 +53,13 @@ let session: CallSession | null = null;
 let meter: AudioMeter | null = null;
 let local: MediaStream | null = null;
 
+for (const p of PROFILES) {
+  const { width, height } = OUTPUT_PROFILES[p];
+  joinProfile.append(
+    h('option', { value: p, selected: p === DEFAULT_PROFILE }, `${capitalize(p)} (${width}×${height})`),
+  );
+  callProfile.append(h('option', { value: p }, capitalize(p)));
+}
 prefillFromLink();
 form.addEventListener('submit', (e) => {
   e.preventDefault();
@@ -51,7 +69,11 @@ micButton.addEventListener('click', () => toggleMute('audio'));
 camButton.addEventListener('click', () => toggleMute('video'));
 leaveButton.addEventListener('click', () => void leave());
 playButton.addEventListener('click', playRemote);
-callProfile.addEventListener('change', () => void switchProfile(callProfile.value as Profile));
+callProfile.addEventListener('change', () => {
+  if (isOneOf(PROFILES, callProfile.value)) void switchProfile(callProfile.value);
+});
+dataSaver.addEventListener('change', () => void changeDownlink({ dataSaver: dataSaver.checked }));
+pinProfile.addEventListener('change', () => void changeDownlink({ pinned: pinProfile.checked }));
 setBodyState('idle');
 
 (window as unknown as { __mcu: unknown }).__mcu = {
@@ -66,6 +88,8 @@ setBodyState('idle');
       audioLevel: meter?.level ?? 0,
       audioEnergy: meter?.energy ?? 0,
       connectionState: session?.connectionState ?? 'new',
+      // The last profile-changed: what this page receives now and why.
+      downlink: session?.downlink ?? null,
     };
   },
 };
@@ -76,8 +100,8 @@ function prefillFromLink(): void {
   const get = (k: string) => hash.get(k) ?? query.get(k) ?? '';
   roomInput.value = get('room');
   tokenInput.value = get('token');
-  const profile = get('profile') as Profile;
-  if (PROFILES.includes(profile)) joinProfile.value = profile;
+  const profile = get('profile');
+  if (isOneOf(PROFILES, profile)) joinProfile.value = profile;
   if (roomInput.value && tokenInput.value) joinButton.focus();
 }
 
@@ -88,7 +112,8 @@ async function join(): Promise<void> {
   const audioContext = new AudioContext();
   void audioContext.resume();
   try {
-    const profile = joinProfile.value as Profile;
+    const chosen = joinProfile.value;
+    const profile = isOneOf(PROFILES, chosen) ? chosen : DEFAULT_PROFILE;
     local = await openDevices(profile);
     selfVideo.srcObject = local;
     session = new CallSession({
@@ -107,6 +132,11 @@ async function join(): Promise<void> {
     session.on('roster', renderRoster);
     session.on('server-mute', () => renderMuteButtons());
     session.on('layout-changed', (layout) => (statusLine.textContent = `layout: ${layout}`));
+    session.on(
+      'quality-changed',
+      (d) => (statusLine.textContent = `the server is busy: video now ${d.profile} at ${d.fps} fps`),
+    );
+    session.on('profile-changed', renderDownlink);
     // People should know when they are being recorded.
     session.on('recording', (state) => (recordingBadge.hidden = state !== 'recording'));
     callProfile.value = profile;
@@ -116,7 +146,10 @@ async function join(): Promise<void> {
   } catch (err) {
     void audioContext.close().catch(() => undefined);
     endCall();
-    joinError.textContent = `Could not join: ${errorMessage(err)}`;
+    joinError.textContent =
+      err instanceof SignalingError && err.code === 'server_busy'
+        ? `The server is full right now: ${err.message}`
+        : `Could not join: ${errorMessage(err)}`;
   } finally {
     joinButton.disabled = false;
   }
@@ -159,7 +192,7 @@ function playRemote(): void {
   );
 }
 
-function toggleMute(kind: 'audio' | 'video'): void {
+function toggleMute(kind: MediaKind): void {
   if (!session) return;
   session.setMuted(kind, !session.isMuted(kind));
   renderMuteButtons();
@@ -181,6 +214,48 @@ async function switchProfile(profile: Profile): Promise<void> {
   }
 }
 
+/** The data saver and the pin: a new request to the server, which answers with profile-changed. */
+async function changeDownlink(d: { dataSaver?: boolean; pinned?: boolean }): Promise<void> {
+  if (!session) return;
+  dataSaver.disabled = pinProfile.disabled = true;
+  try {
+    await session.setDownlink(d);
+  } catch (err) {
+    statusLine.textContent = `could not change what you receive: ${errorMessage(err)}`;
+  } finally {
+    dataSaver.checked = session.dataSaver;
+    pinProfile.checked = session.pinned;
+    dataSaver.disabled = pinProfile.disabled = false;
+  }
+}
+
+const WHY: Record<ProfileChangedEvent['reason'], string> = {
+  bandwidth: 'your connection',
+  client: 'your choice',
+  'server-load': 'the server is busy',
+};
+
+/** "Receiving: Low (320×180) — your connection cannot carry Standard". */
+function renderDownlink(d: ProfileChangedEvent): void {
+  stage.dataset.downlink = d.profile;
+  const what = (p: ProfileChangedEvent['profile']) =>
+    p === 'audio'
+      ? 'audio only'
+      : `${capitalize(p)} (${OUTPUT_PROFILES[p].width}×${OUTPUT_PROFILES[p].height})`;
+  let text = `Receiving: ${what(d.profile)}`;
+  if (d.profile !== d.requested) {
+    const asked = what(d.requested);
+    text +=
+      d.reason === 'bandwidth'
+        ? ` — your connection cannot carry ${asked} right now`
+        : d.reason === 'server-load'
+          ? ` — the server is busy (you asked for ${asked})`
+          : '';
+  } else if (d.reason !== 'client') text += ` — back to what you asked for (${WHY[d.reason]})`;
+  if (d.pinned) text += ' · kept whatever the connection';
+  downlinkLine.textContent = text;
+}
+
 async function leave(): Promise<void> {
   await session?.leave();
   endCall();
@@ -196,6 +271,9 @@ function endCall(): void {
   selfVideo.srcObject = null;
   playButton.hidden = true;
   recordingBadge.hidden = true;
+  downlinkLine.textContent = '';
+  delete stage.dataset.downlink;
+  dataSaver.checked = pinProfile.checked = false;
   showCall(false);
 }
 

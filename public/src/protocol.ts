@@ -3,15 +3,17 @@
  * erased by the bundler) plus one helper that turns an acknowledged emit into a promise.
  */
 import type { Socket } from 'socket.io-client';
-import type { Ack, ClientToServerEvents, ServerToClientEvents } from '../../src/signaling/signaling.types';
+import type { Ack, ClientToServerEvents, ServerToClientEvents } from '../../workers/protocol/signaling';
 
 export type {
   Ack,
   JoinedPayload,
   LeftReason,
   ParticipantView,
+  ProfileChangedEvent,
+  QualityChangedEvent,
   RoomEndReason,
-} from '../../src/signaling/signaling.types';
+} from '../../workers/protocol/signaling';
 export type { Profile, MediaKind, IceCandidateInit } from '../../workers/protocol/media';
 
 export type McuSocket = Socket<ServerToClientEvents, ClientToServerEvents>;

@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import type { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
+import { RedisService } from '../redis/redis.module';
 import { ApiKeyGuard } from './api-key.guard';
 import { RateLimiter } from './rate-limiter';
 import { AUTH_SECRETS, loadOrCreateSecrets } from './secrets';
@@ -19,13 +20,15 @@ export const TOKEN_RATE_LIMITER = Symbol('TOKEN_RATE_LIMITER');
     { provide: AUTH_SECRETS, inject: [APP_CONFIG], useFactory: (c: AppConfig) => loadOrCreateSecrets(c) },
     {
       provide: JOIN_RATE_LIMITER,
-      inject: [APP_CONFIG],
-      useFactory: (c: AppConfig) => new RateLimiter(c.limits.joinsPerMinute, 'join'),
+      inject: [APP_CONFIG, RedisService],
+      useFactory: (c: AppConfig, r: RedisService) =>
+        new RateLimiter(r.client, c.redisKeyPrefix, c.limits.joinsPerMinute, 'join'),
     },
     {
       provide: TOKEN_RATE_LIMITER,
-      inject: [APP_CONFIG],
-      useFactory: (c: AppConfig) => new RateLimiter(c.limits.tokensPerMinute, 'token'),
+      inject: [APP_CONFIG, RedisService],
+      useFactory: (c: AppConfig, r: RedisService) =>
+        new RateLimiter(r.client, c.redisKeyPrefix, c.limits.tokensPerMinute, 'token'),
     },
     ApiKeyGuard,
     TokenService,

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { CLIENT_ROLES, type ClientRole } from '../../workers/protocol/media';
 import { UnauthorizedError } from '../common/errors';
 
 /**
@@ -11,7 +12,7 @@ export interface JoinClaims {
   roomId: string;
   identity: string;
   displayName: string;
-  role: 'publisher' | 'viewer';
+  role: ClientRole;
   /** Seconds since the epoch. */
   iat: number;
   exp: number;
@@ -24,7 +25,7 @@ const payloadSchema = z.object({
   room: z.string().min(1),
   sub: z.string().min(1),
   name: z.string().min(1),
-  role: z.enum(['publisher', 'viewer']),
+  role: z.enum(CLIENT_ROLES),
   iat: z.number().int(),
   exp: z.number().int(),
 });

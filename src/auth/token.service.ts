@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { ClientRole } from '../../workers/protocol/media';
 import type { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { ForbiddenError } from '../common/errors';
@@ -10,7 +11,7 @@ export interface IssuedToken {
   roomId: string;
   identity: string;
   displayName: string;
-  role: 'publisher' | 'viewer';
+  role: ClientRole;
   expiresAt: string;
 }
 
@@ -26,7 +27,7 @@ export class TokenService {
     roomId: string;
     identity: string;
     displayName: string;
-    role: 'publisher' | 'viewer';
+    role: ClientRole;
     ttlSeconds?: number;
   }): IssuedToken {
     const iat = Math.floor(Date.now() / 1000);

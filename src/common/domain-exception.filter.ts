@@ -1,6 +1,7 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
-import { DomainError, RateLimitedError, type ErrorCode } from './errors';
+import { asUnavailable } from '../redis/redis-errors';
+import { DomainError, RateLimitedError, ServerBusyError, UnavailableError, type ErrorCode } from './errors';
 import { Logger } from './logger';
 
 /** The one map from domain error codes to HTTP statuses. */
@@ -15,9 +16,13 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   room_full: 409,
   limit_reached: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   unprocessable: 422,
   rate_limited: 429,
+  server_busy: 503,
   unavailable: 503,
+  node_draining: 503,
+  insufficient_storage: 507,
   timeout: 504,
   worker_closed: 503,
   internal: 500,
@@ -28,10 +33,16 @@ const log = new Logger('http');
 /** Every error leaves the REST API as `{ error, message }` with a status from HTTP_STATUS. */
 @Catch()
 export class DomainExceptionFilter implements ExceptionFilter {
-  catch(exception: unknown, host: ArgumentsHost): void {
+  catch(thrown: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
+    // A Redis outage reached from any path (repository, BullMQ) is a 503 the client may retry.
+    const exception = asUnavailable(thrown) ?? thrown;
     if (exception instanceof DomainError) {
-      if (exception instanceof RateLimitedError)
+      if (
+        exception instanceof RateLimitedError ||
+        exception instanceof UnavailableError ||
+        exception instanceof ServerBusyError
+      )
         res.setHeader('Retry-After', String(exception.retryAfterSeconds));
       res.status(HTTP_STATUS[exception.code]).json({ error: exception.code, message: exception.message });
       return;

@@ -1,68 +1,27 @@
 /**
- * Domain errors. Thrown by services, the media worker and the channel between them; mapped to
- * HTTP statuses in one filter (domain-exception.filter.ts) and to socket error events in one place
- * (signaling gateway). Nothing in domain or media code throws HttpException.
- *
- * `code` is stable and part of the public API (REST `error` field, socket error `code`).
+ * The control plane's domain errors: the ones both sides throw (shared kernel,
+ * workers/kernel/errors.ts) and the ones only the control plane throws (auth, limits, the
+ * worker channel). Mapped to HTTP statuses in one filter (domain-exception.filter.ts) and to
+ * socket error events in one place (signaling gateway).
  */
-export type ErrorCode =
-  | 'bad_request'
-  | 'invalid_sdp'
-  | 'invalid_candidate'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'room_full'
-  | 'limit_reached'
-  | 'payload_too_large'
-  | 'unprocessable'
-  | 'rate_limited'
-  | 'unavailable'
-  | 'timeout'
-  | 'worker_closed'
-  | 'internal';
+import { DomainError, NotFoundError } from '../../workers/kernel/errors';
 
-export class DomainError extends Error {
-  readonly code: ErrorCode = 'internal';
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
+export * from '../../workers/kernel/errors';
 
-export class BadRequestError extends DomainError {
-  override readonly code = 'bad_request';
-}
-export class InvalidSdpError extends DomainError {
-  override readonly code = 'invalid_sdp';
-}
-export class InvalidCandidateError extends DomainError {
-  override readonly code = 'invalid_candidate';
-}
 export class UnauthorizedError extends DomainError {
   override readonly code = 'unauthorized';
 }
 export class ForbiddenError extends DomainError {
   override readonly code = 'forbidden';
 }
-export class NotFoundError extends DomainError {
-  override readonly code = 'not_found';
-}
 export class RoomNotFoundError extends NotFoundError {}
-export class ParticipantNotFoundError extends NotFoundError {}
-export class ConflictError extends DomainError {
-  override readonly code = 'conflict';
-}
-export class RoomFullError extends DomainError {
-  override readonly code = 'room_full';
+/** A request body in a content type the route does not take (WHIP/WHEP want application/sdp). */
+export class UnsupportedMediaTypeError extends DomainError {
+  override readonly code = 'unsupported_media_type';
 }
 /** A configured limit other than room capacity (MAX_ROOMS, ...) would be exceeded. */
 export class LimitReachedError extends DomainError {
   override readonly code = 'limit_reached';
-}
-export class PayloadTooLargeError extends DomainError {
-  override readonly code = 'payload_too_large';
 }
 export class UnprocessableError extends DomainError {
   override readonly code = 'unprocessable';
@@ -72,8 +31,22 @@ export class RateLimitedError extends DomainError {
   /** Seconds until the next request would be accepted (sent as Retry-After). */
   retryAfterSeconds = 1;
 }
+/** A dependency (Redis, a media worker) cannot serve right now; the client should retry. */
 export class UnavailableError extends DomainError {
   override readonly code = 'unavailable';
+  /** Seconds after which a retry may succeed (sent as Retry-After). */
+  retryAfterSeconds = 2;
+}
+/**
+ * This node is draining (POST /api/nodes/:id/drain or SIGTERM with DRAIN_TIMEOUT_S): rooms that
+ * are live here go on, a room that is not is never started here.
+ */
+export class NodeDrainingError extends DomainError {
+  override readonly code = 'node_draining';
+}
+/** The recordings disk has too little free space (RECORDING_MIN_FREE_MB) to start writing. */
+export class InsufficientStorageError extends DomainError {
+  override readonly code = 'insufficient_storage';
 }
 /** A request to a media worker got no answer in time. */
 export class WorkerTimeoutError extends DomainError {
@@ -83,42 +56,11 @@ export class WorkerTimeoutError extends DomainError {
 export class WorkerClosedError extends DomainError {
   override readonly code = 'worker_closed';
 }
-
-const byName: Record<string, new (message: string) => DomainError> = {
-  BadRequestError,
-  InvalidSdpError,
-  InvalidCandidateError,
-  UnauthorizedError,
-  ForbiddenError,
-  NotFoundError,
-  RoomNotFoundError,
-  ParticipantNotFoundError,
-  ConflictError,
-  RoomFullError,
-  LimitReachedError,
-  PayloadTooLargeError,
-  UnprocessableError,
-  RateLimitedError,
-  UnavailableError,
-  WorkerTimeoutError,
-  WorkerClosedError,
-};
-
-/** Rebuilds an error that crossed a process boundary as `{ name, message }`. */
-export function reviveError(e: { name: string; message: string; stack?: string }): Error {
-  const Ctor = byName[e.name];
-  const err = Ctor ? new Ctor(e.message) : new Error(e.message);
-  if (!Ctor) err.name = e.name;
-  return err;
-}
-
-export function serializeError(err: unknown): {
-  name: string;
-  message: string;
-  code?: string;
-  stack?: string;
-} {
-  if (err instanceof DomainError) return { name: err.name, message: err.message, code: err.code };
-  if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack };
-  return { name: 'Error', message: String(err) };
+/**
+ * Admission control: this node cannot carry the join without degrading everyone already in
+ * (NODE_CAPACITY × ADMISSION_LIMIT, its CPU or its workers' lag). Nothing changed; retry later.
+ */
+export class ServerBusyError extends DomainError {
+  override readonly code = 'server_busy';
+  retryAfterSeconds = 10;
 }

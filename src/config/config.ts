@@ -1,10 +1,23 @@
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
+import {
+  LAYOUTS,
+  LOG_LEVELS,
+  PROFILES,
+  type LayoutKind,
+  type LogLevel,
+  type Profile,
+} from '../../workers/protocol/media';
 
 /**
  * The one place that reads the environment. Everything is parsed once at boot into a typed,
  * frozen object; a bad value stops the boot with a message that names the variable.
  */
+export const NODE_ROLES = ['control', 'media', 'recording'] as const;
+export type NodeRole = (typeof NODE_ROLES)[number];
+const isNodeRole = (r: string): r is NodeRole => (NODE_ROLES as readonly string[]).includes(r);
+
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 
@@ -20,16 +33,23 @@ const schema = z.object({
   ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   TOKEN_TTL_SECONDS: positiveInt.default(3600),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-  MEDIA_DEFAULT_PROFILE: z.enum(['low', 'standard', 'high']).default('standard'),
-  MEDIA_DEFAULT_LAYOUT: z.enum(['grid', 'speaker', 'pinned']).default('grid'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  MEDIA_DEFAULT_PROFILE: z.enum(PROFILES).default('standard'),
+  MEDIA_DEFAULT_LAYOUT: z.enum(LAYOUTS).default('grid'),
   MEDIA_MAX_PARTICIPANTS: positiveInt.max(64).default(16),
   MEDIA_IDLE_TIMEOUT_MS: z.coerce.number().int().min(0).default(30000),
   MEDIA_REQUEST_TIMEOUT_MS: positiveInt.default(10000),
   MEDIA_WORKER_START_TIMEOUT_MS: positiveInt.default(15000),
   ICE_SERVERS: z.string().default('[]'),
+  /**
+   * Where audio-only participants' peer connections live: 'rtp' (our RTP stack with our Opus
+   * encodes, silent listeners sharing one) or 'wrtc' (a libwebrtc peer connection each).
+   */
+  AUDIO_ONLY_STACK: z.enum(['rtp', 'wrtc']).default('rtp'),
+  /** Lip sync: hold each participant's video back by its audio path's extra delay (docs/lip-sync.md). */
+  AV_SYNC: z.enum(['on', 'off']).default('on'),
   RECORDING_CONCURRENCY: positiveInt.max(16).default(1),
-  RECORDING_PROFILE: z.enum(['low', 'standard', 'high']).default('high'),
+  RECORDING_PROFILE: z.enum(PROFILES).default('high'),
   RECORDING_SEGMENT_SECONDS: positiveInt.max(60).default(2),
   RECORDING_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
   /** embedded: the server forks its own recording worker; external: one runs elsewhere. */
@@ -51,10 +71,72 @@ const schema = z.object({
   WEBHOOK_BACKOFF_MS: positiveInt.default(1000),
   WEBHOOK_TIMEOUT_MS: positiveInt.default(5000),
   METRICS_POLL_MS: positiveInt.default(5000),
+  /** New recordings are refused (507) while the recordings disk has less free space than this. */
+  RECORDING_MIN_FREE_MB: z.coerce.number().int().min(0).default(256),
+  /** SIGTERM/SIGINT: the process exits within this, Redis reachable or not (1 when not clean). */
+  SHUTDOWN_TIMEOUT_MS: positiveInt.default(10000),
+  /** This node's name in the cluster registry; default: host name + ':' + PORT. */
+  NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'must be 1-100 characters of A-Z a-z 0-9 _ . : -')
+    .optional(),
+  /** Comma-separated subset of control,media,recording; default all three. */
+  NODE_ROLES: z.string().default(NODE_ROLES.join(',')),
+  /**
+   * What this node carries, in standard participant units (one publisher on `standard`); the
+   * default is the benchmark's capacity on a 2-core machine with the load generator beside it.
+   */
+  NODE_CAPACITY: z.coerce.number().positive().max(100000).default(7),
+  /** Joins are refused beyond this fraction of NODE_CAPACITY (and of the machine's CPU). */
+  ADMISSION_LIMIT: z.coerce.number().positive().max(1).default(0.85),
+  /** JSON overriding the cost table, e.g. {"publisher":{"high":3},"audioOnly":0.2}. */
+  ADMISSION_COSTS: z.string().default('{}'),
+  /** Joins are refused while a room's worker event loop has lagged this much (p99, sustained). */
+  ADMISSION_MAX_LOOP_DELAY_MS: positiveInt.default(200),
+  /** Quality shedding steps back up after the worker has kept up this long. */
+  QUALITY_RECOVER_MS: positiveInt.default(10000),
+  /** off: participants' downlinks do not follow their links (docs/adaptive-downlink.md). */
+  DOWNLINK_ADAPTATION: z.enum(['on', 'off']).default('on'),
+  /** Adaptive downlink steps a participant back up after its link has shown headroom this long. */
+  DOWNLINK_RECOVER_MS: positiveInt.default(15000),
+  /** off: media workers never shed quality (measurements of the engine past its capacity). */
+  QUALITY_SHEDDING: z.enum(['on', 'off']).default('on'),
+  /**
+   * SIGTERM drains first (no new rooms, live ones go on) for at most this long; 0: SIGTERM stops
+   * at once, as a single server always did. POST /api/nodes/:id/drain with 0 waits until empty.
+   */
+  DRAIN_TIMEOUT_S: z.coerce.number().int().min(0).max(86400).default(0),
+  /** The address written into this node's host ICE candidates instead of its own (NAT). */
+  ANNOUNCED_IP: z.union([z.ipv4(), z.ipv6()]).optional(),
+  /** UDP (and passive TCP) ports of this node's peer connections; both or neither. */
+  RTC_MIN_PORT: z.coerce.number().int().min(1024).max(65535).optional(),
+  RTC_MAX_PORT: z.coerce.number().int().min(1024).max(65535).optional(),
+  /** Comma-separated turn:/turns: URIs handed to clients with time-limited credentials. */
+  TURN_URLS: z
+    .string()
+    .regex(/^turns?:[^,\s]+(,\s*turns?:[^,\s]+)*$/, 'must be a comma-separated list of turn: / turns: URIs')
+    .optional(),
+  /** coturn's static-auth-secret (use-auth-secret): signs the credentials. */
+  TURN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  TURN_TTL_S: positiveInt.max(7 * 86400).default(3600),
+  /** Live egress (docs/egress.md). HLS output folder; default DATA_DIR/hls. */
+  EGRESS_HLS_DIR: z.string().min(1).optional(),
+  /** An HLS playlist stays served this long after its egress stopped, then 404. */
+  EGRESS_HLS_RETENTION_S: z.coerce.number().int().min(0).default(60),
+  /** How long an RTMP egress whose far end dropped keeps reconnecting before it fails. */
+  EGRESS_RTMP_RECONNECT_S: positiveInt.max(86400).default(60),
+  MAX_EGRESS_PER_ROOM: positiveInt.max(32).default(4),
+  /** RTMP ingest (docs/ingress.md): the port publishers push to; 0 = RTMP ingest off. */
+  RTMP_PORT: port.default(1935),
+  /**
+   * Host name put in ingress URLs (rtmp://RTMP_PUBLIC_HOST:RTMP_PORT/live/<key>); default
+   * ANNOUNCED_IP, else HOST. In a cluster each node names itself: the node hosting the room.
+   */
+  RTMP_PUBLIC_HOST: z.string().min(1).optional(),
+  MAX_INGRESS_PER_ROOM: positiveInt.max(32).default(4),
+  /** Files an ingress may play (`{ type: 'url', url: 'clip.mp4' }`); unset = file ingest off. */
+  INGRESS_FILES_DIR: z.string().min(1).optional(),
 });
-
-export type Profile = 'low' | 'standard' | 'high';
-export type LayoutKind = 'grid' | 'speaker' | 'pinned';
 
 export interface IceServer {
   urls: string | string[];
@@ -72,7 +154,7 @@ export interface AppConfig {
   readonly adminApiKey: string | undefined;
   readonly jwtSecret: string | undefined;
   readonly tokenTtlSeconds: number;
-  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly logLevel: LogLevel;
   readonly media: {
     readonly defaultProfile: Profile;
     readonly defaultLayout: LayoutKind;
@@ -81,6 +163,8 @@ export interface AppConfig {
     readonly requestTimeoutMs: number;
     readonly workerStartTimeoutMs: number;
     readonly iceServers: readonly IceServer[];
+    readonly audioOnlyStack: 'rtp' | 'wrtc';
+    readonly avSync: 'on' | 'off';
   };
   readonly redisKeyPrefix: string;
   readonly limits: {
@@ -99,12 +183,107 @@ export interface AppConfig {
     readonly timeoutMs: number;
   };
   readonly metricsPollMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly node: {
+    readonly id: string;
+    readonly roles: ReadonlySet<NodeRole>;
+    /**
+     * True when REDIS_URL is set: other nodes may share that Redis, so everything that must be
+     * the same on every node (secrets above all) has to come from the environment.
+     */
+    readonly clustered: boolean;
+    /** 0: SIGTERM stops at once; otherwise it drains for at most this many seconds first. */
+    readonly drainTimeoutS: number;
+  };
+  /** How this node's media reaches clients (per node: each machine has its own address). */
+  readonly network: {
+    readonly announcedIp: string | null;
+    readonly rtcPortRange: { readonly min: number; readonly max: number } | null;
+    /** Null without TURN_URLS. */
+    readonly turn: {
+      readonly urls: readonly string[];
+      readonly secret: string;
+      readonly ttlSeconds: number;
+    } | null;
+  };
+  readonly load: {
+    /** Standard participant units this node carries (NODE_CAPACITY). */
+    readonly capacity: number;
+    /** Fraction of capacity (and of the machine's CPU) beyond which joins are refused. */
+    readonly admissionLimit: number;
+    readonly costs: ParticipantCosts;
+    readonly maxLoopDelayMs: number;
+    readonly qualityRecoverMs: number;
+    readonly qualityShedding: boolean;
+    /** Adaptive downlink (RoomMediaSettings.downlink). */
+    readonly downlink: { readonly adaptation: boolean; readonly recoverMs: number };
+  };
   readonly recording: {
     readonly concurrency: number;
     readonly profile: Profile;
     readonly segmentSeconds: number;
     readonly retentionDays: number;
     readonly worker: 'embedded' | 'external';
+    readonly minFreeBytes: number;
+  };
+  readonly egress: {
+    readonly hlsDir: string;
+    readonly hlsRetentionSeconds: number;
+    readonly rtmpReconnectSeconds: number;
+    readonly maxPerRoom: number;
+  };
+  readonly ingress: {
+    readonly rtmpPort: number;
+    readonly rtmpPublicHost: string;
+    readonly maxPerRoom: number;
+    readonly filesDir: string | undefined;
+  };
+}
+
+export interface ParticipantCosts {
+  readonly publisher: Readonly<Record<Profile, number>>;
+  readonly viewer: Readonly<Record<Profile, number>>;
+  /** A participant with no video either way (no decode, no encode): Opus only. */
+  readonly audioOnly: number;
+}
+
+/**
+ * Cost of one participant in standard units (publisher on `standard` = 1). Measured by the
+ * benchmark on this machine (bench/results/latest.md): 8 publishers on `standard` use 81 % of a
+ * core, 8 on `low` 66 % (→ 0.8). The others are estimates from the work they imply (see
+ * docs/overload.md): `high` encodes 4× the pixels at 2× the rate for each receiver; a viewer
+ * sends nothing to decode; an audio-only participant has no video at all.
+ */
+export const DEFAULT_PARTICIPANT_COSTS: ParticipantCosts = {
+  publisher: { low: 0.8, standard: 1, high: 3 },
+  viewer: { low: 0.6, standard: 0.8, high: 2.8 },
+  audioOnly: 0.2,
+};
+
+const cost = z.number().nonnegative().max(1000);
+const costsSchema = z
+  .object({
+    publisher: z.object({ low: cost, standard: cost, high: cost }).partial().strict(),
+    viewer: z.object({ low: cost, standard: cost, high: cost }).partial().strict(),
+    audioOnly: cost,
+  })
+  .partial()
+  .strict();
+
+function parseCosts(raw: string): ParticipantCosts {
+  let parsed: z.infer<typeof costsSchema>;
+  try {
+    parsed = costsSchema.parse(JSON.parse(raw));
+  } catch {
+    throw new ConfigError(
+      'Invalid configuration:\n  ADMISSION_COSTS: must be JSON like {"publisher":{"high":3},"viewer":{"standard":0.8},"audioOnly":0.2}',
+    );
+  }
+  const d = DEFAULT_PARTICIPANT_COSTS;
+  return {
+    publisher: { ...d.publisher, ...parsed.publisher },
+    viewer: { ...d.viewer, ...parsed.viewer },
+    audioOnly: parsed.audioOnly ?? d.audioOnly,
   };
 }
 
@@ -142,6 +321,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       'Invalid configuration:\n  ICE_SERVERS: must be a JSON array of {urls, username?, credential?}',
     );
   }
+  const clustered = e.REDIS_URL !== undefined;
+  // A generated secret is per machine (DATA_DIR/secrets.json): two nodes would each accept only
+  // their own admin key and join tokens, and sign webhooks differently.
+  const missingSecrets = (['ADMIN_API_KEY', 'JWT_SECRET', 'WEBHOOK_SECRET'] as const).filter((k) => !e[k]);
+  if (clustered && missingSecrets.length > 0)
+    throw new ConfigError(
+      `Invalid configuration:\n  ${missingSecrets.join(', ')}: required when REDIS_URL is set ` +
+        '(every node of a cluster must use the same secrets; a generated one would differ per node)',
+    );
   const config: AppConfig = {
     host: e.HOST,
     port: e.PORT,
@@ -160,6 +348,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       requestTimeoutMs: e.MEDIA_REQUEST_TIMEOUT_MS,
       workerStartTimeoutMs: e.MEDIA_WORKER_START_TIMEOUT_MS,
       iceServers,
+      audioOnlyStack: e.AUDIO_ONLY_STACK,
+      avSync: e.AV_SYNC,
     },
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     limits: {
@@ -177,12 +367,43 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
     },
     metricsPollMs: e.METRICS_POLL_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    node: {
+      id: e.NODE_ID ?? `${os.hostname()}:${e.PORT}`,
+      roles: parseNodeRoles(e.NODE_ROLES),
+      clustered,
+      drainTimeoutS: e.DRAIN_TIMEOUT_S,
+    },
+    load: {
+      capacity: e.NODE_CAPACITY,
+      admissionLimit: e.ADMISSION_LIMIT,
+      costs: parseCosts(e.ADMISSION_COSTS),
+      maxLoopDelayMs: e.ADMISSION_MAX_LOOP_DELAY_MS,
+      qualityRecoverMs: e.QUALITY_RECOVER_MS,
+      qualityShedding: e.QUALITY_SHEDDING === 'on',
+      downlink: { adaptation: e.DOWNLINK_ADAPTATION === 'on', recoverMs: e.DOWNLINK_RECOVER_MS },
+    },
+    network: parseNetwork(e),
     recording: {
       concurrency: e.RECORDING_CONCURRENCY,
       profile: e.RECORDING_PROFILE,
       segmentSeconds: e.RECORDING_SEGMENT_SECONDS,
       retentionDays: e.RECORDING_RETENTION_DAYS,
       worker: e.RECORDING_WORKER,
+      minFreeBytes: e.RECORDING_MIN_FREE_MB * 1024 * 1024,
+    },
+    egress: {
+      hlsDir: path.resolve(e.EGRESS_HLS_DIR ?? path.join(e.DATA_DIR, 'hls')),
+      hlsRetentionSeconds: e.EGRESS_HLS_RETENTION_S,
+      rtmpReconnectSeconds: e.EGRESS_RTMP_RECONNECT_S,
+      maxPerRoom: e.MAX_EGRESS_PER_ROOM,
+    },
+    ingress: {
+      rtmpPort: e.RTMP_PORT,
+      // A node behind NAT (ANNOUNCED_IP) is reached at that address for RTMP too.
+      rtmpPublicHost: e.RTMP_PUBLIC_HOST ?? e.ANNOUNCED_IP ?? e.HOST,
+      maxPerRoom: e.MAX_INGRESS_PER_ROOM,
+      filesDir: e.INGRESS_FILES_DIR === undefined ? undefined : path.resolve(e.INGRESS_FILES_DIR),
     },
   };
   return deepFreeze(config);
@@ -195,6 +416,47 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
  */
 export function childProcessEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
   return { ...process.env, ...overrides };
+}
+
+function parseNetwork(e: z.infer<typeof schema>): AppConfig['network'] {
+  const { RTC_MIN_PORT: min, RTC_MAX_PORT: max } = e;
+  if ((min === undefined) !== (max === undefined))
+    throw new ConfigError('Invalid configuration:\n  RTC_MIN_PORT, RTC_MAX_PORT: set both or neither');
+  if (min !== undefined && max !== undefined && min > max)
+    throw new ConfigError('Invalid configuration:\n  RTC_MIN_PORT: must not be above RTC_MAX_PORT');
+  if (e.TURN_URLS && !e.TURN_SECRET)
+    throw new ConfigError('Invalid configuration:\n  TURN_SECRET: required with TURN_URLS');
+  return {
+    announcedIp: e.ANNOUNCED_IP ?? null,
+    rtcPortRange: min !== undefined && max !== undefined ? { min, max } : null,
+    turn:
+      e.TURN_URLS && e.TURN_SECRET
+        ? {
+            urls: e.TURN_URLS.split(',').map((u) => u.trim()),
+            secret: e.TURN_SECRET,
+            ttlSeconds: e.TURN_TTL_S,
+          }
+        : null,
+  };
+}
+
+function parseNodeRoles(raw: string): Set<NodeRole> {
+  const roles = new Set<NodeRole>();
+  for (const r of raw
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
+    if (!isNodeRole(r))
+      throw new ConfigError(
+        `Invalid configuration:\n  NODE_ROLES: "${r}" is not one of ${NODE_ROLES.join(', ')}`,
+      );
+    roles.add(r);
+  }
+  if (roles.size === 0)
+    throw new ConfigError(
+      `Invalid configuration:\n  NODE_ROLES: name at least one of ${NODE_ROLES.join(', ')}`,
+    );
+  return roles;
 }
 
 function parseWebhookUrls(raw: string): string[] {

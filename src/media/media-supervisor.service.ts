@@ -1,22 +1,25 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
-import type { MediaEvent, MediaNotificationMap, RoomMediaSettings } from '../../workers/protocol/media';
+import type { MediaNotification, RoomMediaSettings } from '../../workers/protocol/media';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config';
-import { UnavailableError } from '../common/errors';
+import { NodeDrainingError, UnavailableError } from '../common/errors';
 import { Logger } from '../common/logger';
+import { NodeStateService } from '../cluster/node-state';
 import { MediaWorker } from './media-worker';
+import { WorkerDeaths } from './worker-deaths';
 
 export interface SupervisorEvents {
-  notification: [roomId: string, event: MediaEvent, data: MediaNotificationMap[MediaEvent]];
+  /** A room's worker spoke: signaling relays it to the participant, recordings follow captures. */
+  notification: [roomId: string, n: MediaNotification];
   died: [roomId: string, reason: string];
 }
 
 /**
  * Forks one media worker per room and owns their lifecycles. A worker that dies ends only its
- * room (the 'died' event lets the signaling layer tell that room's participants); a room with
- * nobody left is closed after an idle delay; on shutdown every worker is stopped and awaited,
- * so no process outlives the server.
+ * room (the 'died' event lets the signaling layer tell that room's participants) and is counted
+ * in mcu_worker_deaths_total; a room with nobody left is closed after an idle delay; on shutdown
+ * every worker is stopped and awaited, so no process outlives the server.
  */
 @Injectable()
 export class MediaSupervisor extends EventEmitter<SupervisorEvents> implements OnApplicationShutdown {
@@ -28,7 +31,11 @@ export class MediaSupervisor extends EventEmitter<SupervisorEvents> implements O
   /** Tests point this at a misbehaving worker fixture; the default is the compiled worker. */
   workerEntry: string | undefined;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly deaths: WorkerDeaths,
+    private readonly nodeState: NodeStateService,
+  ) {
     super();
   }
 
@@ -46,6 +53,7 @@ export class MediaSupervisor extends EventEmitter<SupervisorEvents> implements O
     if (running) return running;
     let pending = this.starting.get(roomId);
     if (!pending) {
+      this.checkCanStartRoom(roomId);
       pending = this.startWorker(roomId, settings).finally(() => this.starting.delete(roomId));
       this.starting.set(roomId, pending);
     }
@@ -55,6 +63,12 @@ export class MediaSupervisor extends EventEmitter<SupervisorEvents> implements O
   /** Called when a room has nobody left: its worker exits after the idle delay. */
   scheduleIdle(roomId: string): void {
     this.cancelIdle(roomId);
+    // A draining node waits for its rooms to end: an empty one ends now, not after the delay.
+    if (this.nodeState.state === 'draining') {
+      this.log.info('closing an empty room worker: the node is draining', { roomId });
+      void this.stop(roomId);
+      return;
+    }
     const t = setTimeout(() => {
       this.idleTimers.delete(roomId);
       this.log.info('closing idle room worker', { roomId });
@@ -82,12 +96,40 @@ export class MediaSupervisor extends EventEmitter<SupervisorEvents> implements O
       startTimeoutMs: this.config.media.workerStartTimeoutMs,
       logLevel: 'warn',
     });
+    w.once('died', (d) => this.deaths.record('media', d.signal));
     await w.start();
     await w.close();
   }
 
   roomIds(): string[] {
     return [...this.workers.keys()];
+  }
+
+  /** Whether a room's worker is waiting out its idle delay (nobody in it). */
+  isIdle(roomId: string): boolean {
+    return this.idleTimers.has(roomId);
+  }
+
+  /** Workers running or starting on this node (a drain waits for none to be left). */
+  get size(): number {
+    return new Set([...this.workers.keys(), ...this.starting.keys()]).size;
+  }
+
+  /** Whether this node may host rooms at all (NODE_ROLES has `media`). */
+  get hostsRooms(): boolean {
+    return this.config.node.roles.has('media');
+  }
+
+  /** A room that is not running here may start only on an active media node. */
+  private checkCanStartRoom(roomId: string): void {
+    if (!this.hostsRooms)
+      throw new UnavailableError(
+        `node ${this.config.node.id} hosts no rooms (NODE_ROLES has no media); room ${roomId} cannot start here`,
+      );
+    if (this.nodeState.state === 'draining')
+      throw new NodeDrainingError(
+        `node ${this.config.node.id} is draining and starts no new rooms; room ${roomId} cannot start here`,
+      );
   }
 
   workerPids(): number[] {
@@ -104,19 +146,26 @@ export class MediaSupervisor extends EventEmitter<SupervisorEvents> implements O
   }
 
   private async startWorker(roomId: string, settings: RoomMediaSettings): Promise<MediaWorker> {
-    const w = new MediaWorker({
-      roomId,
-      settings,
-      entry: this.workerEntry,
-      requestTimeoutMs: this.config.media.requestTimeoutMs,
-      startTimeoutMs: this.config.media.workerStartTimeoutMs,
-      logLevel: this.config.logLevel,
-    });
-    w.onNotification((event, data) => this.emit('notification', roomId, event, data));
-    w.once('died', (reason: string) => {
+    const w = new MediaWorker(
+      {
+        roomId,
+        settings,
+        network: {
+          announcedIp: this.config.network.announcedIp,
+          portRange: this.config.network.rtcPortRange,
+        },
+        entry: this.workerEntry,
+        requestTimeoutMs: this.config.media.requestTimeoutMs,
+        startTimeoutMs: this.config.media.workerStartTimeoutMs,
+        logLevel: this.config.logLevel,
+      },
+      (n) => this.emit('notification', roomId, n),
+    );
+    w.once('died', (d) => {
+      this.deaths.record('media', d.signal);
       if (this.workers.get(roomId) === w) this.workers.delete(roomId);
       this.cancelIdle(roomId);
-      this.emit('died', roomId, reason);
+      this.emit('died', roomId, d.reason);
     });
     w.once('closed', () => {
       if (this.workers.get(roomId) === w) this.workers.delete(roomId);
@@ -148,5 +197,10 @@ export function defaultProbeSettings(config: AppConfig): RoomMediaSettings {
     iceServers: [],
     maxSdpBytes: 64 * 1024,
     maxIceCandidatesPerParticipant: 64,
+    qualityRecoverMs: config.load.qualityRecoverMs,
+    qualityShedding: config.load.qualityShedding,
+    downlink: { ...config.load.downlink },
+    audioOnlyStack: config.media.audioOnlyStack,
+    avSync: config.media.avSync,
   };
 }

@@ -1,30 +1,51 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
-import type {
-  MediaEvent,
-  MediaMethod,
-  MediaNotificationMap,
-  MediaRequestMap,
-  RoomMediaSettings,
-  SerializedError,
+import {
+  WORKER_CLOSE_TIMEOUT_MS,
+  WORKER_EXIT_BAD_SETTINGS,
+  type LogLevel,
+  type MediaMethod,
+  type MediaNotification,
+  type MediaRequestMap,
+  type NodeNetworkSettings,
+  type RoomMediaSettings,
 } from '../../workers/protocol/media';
-import { WORKER_EXIT_BAD_SETTINGS } from '../../workers/protocol/media';
 import { UnavailableError } from '../common/errors';
 import { Logger } from '../common/logger';
 import { projectRoot } from '../common/paths';
+import { settlesWithin, terminate } from '../../workers/kernel/process-control';
 import { WorkerChannel } from './worker-channel';
 
 export type WorkerState = 'starting' | 'running' | 'closing' | 'closed' | 'died';
 
+/** After SIGTERM, a worker that is not gone this much later gets SIGKILL. */
+const TERM_GRACE_MS = 3000;
+
 export interface MediaWorkerOptions {
   roomId: string;
   settings: RoomMediaSettings;
+  /** This node's ANNOUNCED_IP and RTC port range; default: neither. */
+  network?: NodeNetworkSettings;
   /** Compiled worker entry (dist/workers/media/main.js). */
   entry?: string;
   requestTimeoutMs: number;
   startTimeoutMs: number;
-  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  logLevel: LogLevel;
+}
+
+/** How a worker ended when it died (see MediaWorker.onExit). */
+export interface WorkerDeath {
+  reason: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+interface MediaWorkerEvents {
+  /** Unexpected end: by a signal at any moment, or an exit while running. Emitted once. */
+  died: [death: WorkerDeath];
+  /** Exited as asked (after close()). */
+  closed: [];
 }
 
 /** The compiled worker, also when this file runs from src/ under ts-jest (tests build first). */
@@ -34,17 +55,22 @@ export function defaultWorkerEntry(): string {
 
 /**
  * One media worker process hosting one room. Lifecycle: starting → running → closing → closed,
- * or → died on an unexpected exit (emitted once as 'died' with the reason). It is usable only
- * after the worker says it is ready and has accepted the room settings.
+ * or → died (emitted once as 'died'): an exit by a signal is a death in every state, closing
+ * included, and so is any exit while running. It is usable only after the worker says it is
+ * ready and has accepted the room settings. Notifications go to the one handler given at
+ * construction, in order.
  */
-export class MediaWorker extends EventEmitter {
+export class MediaWorker extends EventEmitter<MediaWorkerEvents> {
   state: WorkerState = 'starting';
   private child!: ChildProcess;
   private channel!: WorkerChannel;
   private readonly log: Logger;
   private exited!: Promise<void>;
 
-  constructor(private readonly opts: MediaWorkerOptions) {
+  constructor(
+    private readonly opts: MediaWorkerOptions,
+    private readonly onNotification: (n: MediaNotification) => void = () => undefined,
+  ) {
     super();
     this.log = new Logger('media-supervisor', { roomId: opts.roomId });
   }
@@ -65,12 +91,8 @@ export class MediaWorker extends EventEmitter {
       serialization: 'json',
     });
     this.channel = new WorkerChannel(this.child, this.opts.requestTimeoutMs);
-    this.channel.on('notification', (event: MediaEvent, data: unknown) =>
-      this.emit('notification', event, data),
-    );
-    this.channel.on('fatal', (e: SerializedError) =>
-      this.log.error('media worker reported a fatal error', { err: e }),
-    );
+    this.channel.on('notification', this.onNotification);
+    this.channel.on('fatal', (e) => this.log.error('media worker reported a fatal error', { err: e }));
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
         this.onExit(code, signal);
@@ -113,52 +135,50 @@ export class MediaWorker extends EventEmitter {
     await this.request('room.init', {
       roomId: this.opts.roomId,
       settings: this.opts.settings,
+      network: this.opts.network ?? { announcedIp: null, portRange: null },
       logLevel: this.opts.logLevel,
     });
     if (this.state === 'starting') this.state = 'running';
     this.log.info('media worker running', { workerPid: this.pid });
   }
 
+  /** `timeoutMs`: instead of MEDIA_REQUEST_TIMEOUT_MS, for requests that may take longer. */
   request<M extends MediaMethod>(
     method: M,
     data: MediaRequestMap[M]['req'],
+    timeoutMs?: number,
   ): Promise<MediaRequestMap[M]['res']> {
-    return this.channel.request(method, data);
-  }
-
-  onNotification(handler: <E extends MediaEvent>(event: E, data: MediaNotificationMap[E]) => void): void {
-    this.on('notification', handler);
+    return this.channel.request(method, data, timeoutMs);
   }
 
   /**
-   * Asks the worker to close its peers and exit; SIGTERM after graceMs, SIGKILL after twice that
-   * (the same ladder BullMQ uses for its sandboxed children).
+   * Asks the worker to close its peers and recorder and exit; SIGTERM if it has not after
+   * graceMs, SIGKILL 3 s later (the ladder BullMQ uses for its sandboxed children).
    */
-  async close(graceMs = 3000): Promise<void> {
+  async close(graceMs = WORKER_CLOSE_TIMEOUT_MS): Promise<void> {
     if (this.state === 'closed' || this.state === 'died') return;
     this.state = 'closing';
     if (this.child.exitCode === null && this.child.signalCode === null) {
       this.channel.request('worker.close', {}, graceMs).catch(() => undefined);
-      const term = setTimeout(() => this.child.kill('SIGTERM'), graceMs);
-      const kill = setTimeout(() => this.child.kill('SIGKILL'), graceMs * 2);
-      await this.exited;
-      clearTimeout(term);
-      clearTimeout(kill);
+      if (!(await settlesWithin(this.exited, graceMs)))
+        await terminate(this.child, this.exited, TERM_GRACE_MS);
     }
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.channel.close(`exit code ${code} signal ${signal}`);
-    if (this.state === 'closing' || this.state === 'starting') {
-      const wasStarting = this.state === 'starting';
+    const was = this.state;
+    // A signal is never a clean close: a SIGSEGV in libwebrtc while peers close, or our own
+    // SIGKILL after a worker that would not stop, must show up as a death.
+    if (signal === null && (was === 'closing' || was === 'starting')) {
       this.state = 'closed';
-      this.log.info('media worker exited', { workerPid: this.pid, code, signal });
-      if (!wasStarting) this.emit('closed');
+      this.log.info('media worker exited', { workerPid: this.pid, code });
+      if (was === 'closing') this.emit('closed');
       return;
     }
     this.state = 'died';
     const reason = signal ? `killed by ${signal}` : `exited with code ${code}`;
-    this.log.error('media worker died', { workerPid: this.pid, code, signal });
-    this.emit('died', reason);
+    this.log.error('media worker died', { workerPid: this.pid, code, signal, state: was });
+    this.emit('died', { reason, code, signal });
   }
 }

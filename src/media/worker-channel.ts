@@ -1,100 +1,82 @@
 import { EventEmitter } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
+import { reviveError } from '../../workers/kernel/error-serialization';
+import type { SerializedError } from '../../workers/protocol/errors';
 import type {
-  MediaEvent,
   MediaMethod,
-  MediaNotificationMap,
+  MediaNotification,
   MediaRequestMap,
   ParentToWorkerMessage,
   WorkerToParentMessage,
 } from '../../workers/protocol/media';
-import { reviveError, WorkerClosedError, WorkerTimeoutError } from '../common/errors';
+import { WorkerClosedError, WorkerTimeoutError } from '../common/errors';
+import { RequestChannel, type RequestTransport } from '../common/request-channel';
 
-interface Pending {
-  method: MediaMethod;
-  resolve: (value: unknown) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
+export interface ChannelEvents {
+  notification: [n: MediaNotification];
+  ready: [pid: number];
+  fatal: [error: SerializedError];
+  closed: [reason: string];
 }
 
-export type NotificationHandler = <E extends MediaEvent>(event: E, data: MediaNotificationMap[E]) => void;
-
 /**
- * Parent side of the typed request/response + notification channel to one media worker, over
- * Node's child-process IPC. Requests carry increasing ids and a timeout; when the channel
- * closes, every pending request is rejected with WorkerClosedError so no caller hangs.
+ * Parent side of the typed request/response + notification channel to one media worker: the
+ * transport-independent RequestChannel over Node's child-process IPC (the cluster's Redis
+ * transport is src/cluster/cluster-bus.ts). When the channel closes, every pending request is
+ * rejected with WorkerClosedError so no caller hangs.
  */
-export class WorkerChannel extends EventEmitter {
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
-  private closed = false;
+export class WorkerChannel extends EventEmitter<ChannelEvents> {
+  private readonly requests: RequestChannel<MediaRequestMap>;
 
   constructor(
     private readonly child: ChildProcess,
-    private readonly defaultTimeoutMs: number,
+    defaultTimeoutMs: number,
   ) {
     super();
+    const transport: RequestTransport<MediaRequestMap> = {
+      get connected() {
+        return child.connected;
+      },
+      send: (msg, done) => child.send(msg satisfies ParentToWorkerMessage, (err) => done(err ?? null)),
+    };
+    this.requests = new RequestChannel(transport, {
+      defaultTimeoutMs,
+      peer: 'media worker',
+      closedError: (m) => new WorkerClosedError(m),
+      timeoutError: (m) => new WorkerTimeoutError(m),
+      revive: (e, method) => reviveError(e, `media worker pid ${child.pid} (${method})`),
+    });
     child.on('message', (m: WorkerToParentMessage) => this.onMessage(m));
     child.once('exit', () => this.close('worker exited'));
     child.once('disconnect', () => this.close('worker disconnected'));
   }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.requests.isClosed;
   }
 
   request<M extends MediaMethod>(
     method: M,
     data: MediaRequestMap[M]['req'],
-    timeoutMs = this.defaultTimeoutMs,
+    timeoutMs?: number,
   ): Promise<MediaRequestMap[M]['res']> {
-    if (this.closed || !this.child.connected) {
-      return Promise.reject(new WorkerClosedError(`media worker channel is closed (${method})`));
-    }
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new WorkerTimeoutError(`media worker did not answer ${method} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, { method, resolve: resolve as (v: unknown) => void, reject, timer });
-      const msg: ParentToWorkerMessage = { kind: 'request', id, method, data };
-      this.child.send(msg, (err) => {
-        if (!err) return;
-        const p = this.pending.get(id);
-        if (!p) return;
-        clearTimeout(p.timer);
-        this.pending.delete(id);
-        p.reject(new WorkerClosedError(`could not send ${method} to the media worker: ${err.message}`));
-      });
-    });
+    return this.requests.request(method, data, timeoutMs);
   }
 
   /** Rejects every pending request; later requests fail at once. Idempotent. */
   close(reason: string): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
-      p.reject(new WorkerClosedError(`media worker channel closed (${reason}) before answering ${p.method}`));
-      this.pending.delete(id);
-    }
+    if (this.requests.isClosed) return;
+    this.requests.close(reason);
     this.emit('closed', reason);
   }
 
   private onMessage(m: WorkerToParentMessage): void {
     switch (m.kind) {
-      case 'response': {
-        const p = this.pending.get(m.id);
-        if (!p) return; // answered after its timeout: nobody waits for it any more
-        clearTimeout(p.timer);
-        this.pending.delete(m.id);
-        if (m.ok) p.resolve(m.data);
-        else p.reject(reviveError(m.error));
+      case 'response':
+        this.requests.settle(m);
         return;
-      }
       case 'notification':
-        this.emit('notification', m.event, m.data);
+        this.emit('notification', m);
         return;
       case 'ready':
         this.emit('ready', m.pid);

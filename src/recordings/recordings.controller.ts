@@ -1,13 +1,12 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import { z } from 'zod';
 import { RECORDING_FILES, type RecordingManifest } from '../../workers/protocol/recording';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { NotFoundError } from '../common/errors';
 import { openApiSchema, ZodValidationPipe } from '../common/zod-validation.pipe';
 import { errorSchema } from '../rooms/rooms.schemas';
-import { sendFile } from './file-download';
 import {
   downloadQuerySchema,
   listRecordingsSchema,
@@ -15,11 +14,13 @@ import {
   recordingSchema,
   startRecordingSchema,
   transcodeSchema,
+  type DownloadQuery,
   type ListRecordingsQuery,
   type StartRecordingBody,
   type TranscodeBody,
 } from './recordings.schemas';
 import { RecordingsService, type RecordingView } from './recordings.service';
+import { sendRecordingFile } from './send-recording-file';
 
 const error = { schema: openApiSchema(errorSchema) };
 const idPipe = new ZodValidationPipe(recordingIdSchema);
@@ -33,11 +34,18 @@ export class RecordingsController {
   constructor(private readonly recordings: RecordingsService) {}
 
   @Post('rooms/:roomId/recordings')
-  @ApiOperation({ summary: "Start recording a live room (its composite at RECORDING_PROFILE and everyone's audio)" })
+  @ApiOperation({
+    summary: "Start recording a live room (its composite at RECORDING_PROFILE and everyone's audio)",
+  })
   @ApiBody({ schema: openApiSchema(startRecordingSchema), required: false })
   @ApiResponse({ status: 201, schema: openApiSchema(recordingSchema) })
   @ApiResponse({ status: 404, description: 'unknown room', ...error })
   @ApiResponse({ status: 409, description: 'already recording, or nobody in the room', ...error })
+  @ApiResponse({
+    status: 507,
+    description: 'the recordings disk has less free space than RECORDING_MIN_FREE_MB',
+    ...error,
+  })
   start(
     @Param('roomId') roomId: string,
     @Body(new ZodValidationPipe(startRecordingSchema.optional())) body: StartRecordingBody | undefined,
@@ -54,12 +62,28 @@ export class RecordingsController {
     return this.recordings.stop(id);
   }
 
+  @Post('recordings/:id/finalize')
+  @HttpCode(202)
+  @ApiOperation({
+    summary:
+      'Finalize again a recording that failed because its disk was full (after space was freed): its kept segments become an interrupted, playable recording',
+  })
+  @ApiResponse({ status: 202, schema: openApiSchema(recordingSchema) })
+  @ApiResponse({ status: 409, description: 'not a recording that failed with disk_full', ...error })
+  @ApiResponse({ status: 507, description: 'still too little free space', ...error })
+  retryFinalize(@Param('id', idPipe) id: string): Promise<RecordingManifest> {
+    return this.recordings.retryFinalize(id);
+  }
+
   @Post('recordings/:id/transcode')
   @HttpCode(202)
   @ApiOperation({ summary: 'Queue a WebM (VP8/Opus) copy of a finished recording' })
   @ApiBody({ schema: openApiSchema(transcodeSchema) })
   @ApiResponse({ status: 202, schema: openApiSchema(recordingSchema) })
-  transcode(@Param('id', idPipe) id: string, @Body(new ZodValidationPipe(transcodeSchema)) _body: TranscodeBody): Promise<RecordingManifest> {
+  transcode(
+    @Param('id', idPipe) id: string,
+    @Body(new ZodValidationPipe(transcodeSchema)) _body: TranscodeBody,
+  ): Promise<RecordingManifest> {
     return this.recordings.refinalize(id, { webm: true });
   }
 
@@ -67,7 +91,9 @@ export class RecordingsController {
   @ApiOperation({ summary: 'List recordings, newest first (filter by room, state, start time; paginated)' })
   @ApiResponse({
     status: 200,
-    schema: openApiSchema(z.object({ items: z.array(recordingSchema), total: z.number(), limit: z.number(), offset: z.number() })),
+    schema: openApiSchema(
+      z.object({ items: z.array(recordingSchema), total: z.number(), limit: z.number(), offset: z.number() }),
+    ),
   })
   list(@Query(new ZodValidationPipe(listRecordingsSchema)) q: ListRecordingsQuery) {
     return this.recordings.list(q);
@@ -82,42 +108,44 @@ export class RecordingsController {
   }
 
   @Get('recordings/:id/download')
-  @ApiOperation({ summary: 'Download the MP4 (or ?format=webm); supports Range (206) and ETag (304)' })
+  @ApiOperation({
+    summary:
+      'Download the MP4 (or ?format=webm); supports HEAD, Range (206; 416 when unsatisfiable; a malformed Range gets the whole file) and ETag (304)',
+  })
   @ApiProduces('video/mp4', 'video/webm')
   @ApiResponse({ status: 404, description: 'unknown recording or file not produced yet', ...error })
   async download(
     @Param('id', idPipe) id: string,
-    @Query(new ZodValidationPipe(downloadQuerySchema)) q: { format: 'mp4' | 'webm' },
-    @Req() req: Request,
+    @Query(new ZodValidationPipe(downloadQuerySchema)) q: DownloadQuery,
     @Res() res: Response,
   ): Promise<void> {
     const m = await this.recordings.get(id);
     const name = q.format === 'mp4' ? RECORDING_FILES.mp4 : RECORDING_FILES.webm;
     const file = m.files.find((f) => f.name === name);
     if (!file) throw new NotFoundError(`recording ${id} has no ${q.format} file (state ${m.state})`);
-    sendFile(req, res, {
+    await sendRecordingFile(res, {
       path: this.recordings.store.pathOf(id, file.name),
-      sizeBytes: file.sizeBytes,
       sha256: file.sha256,
       contentType: q.format === 'mp4' ? 'video/mp4' : 'video/webm',
       downloadName: `${id}.${q.format}`,
-    }, 'attachment');
+      disposition: 'attachment',
+    });
   }
 
   @Get('recordings/:id/thumbnail')
   @ApiOperation({ summary: 'The JPEG thumbnail of a finalized recording' })
   @ApiProduces('image/jpeg')
-  async thumbnail(@Param('id', idPipe) id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+  async thumbnail(@Param('id', idPipe) id: string, @Res() res: Response): Promise<void> {
     const m = await this.recordings.get(id);
     const file = m.files.find((f) => f.kind === 'thumbnail');
     if (!file) throw new NotFoundError(`recording ${id} has no thumbnail (state ${m.state})`);
-    sendFile(req, res, {
+    await sendRecordingFile(res, {
       path: this.recordings.store.pathOf(id, file.name),
-      sizeBytes: file.sizeBytes,
       sha256: file.sha256,
       contentType: 'image/jpeg',
       downloadName: `${id}.jpg`,
-    }, 'inline');
+      disposition: 'inline',
+    });
   }
 
   @Delete('recordings/:id')

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { RECORDING_ID_PATTERN } from '../../workers/protocol/recording';
-import { manifestSchema } from '../../workers/recording/manifest-store';
+import { DOWNLOAD_FORMATS, RECORDING_ID_PATTERN, RECORDING_STATES } from '../../workers/protocol/recording';
+import { manifestSchema } from '../../workers/kernel/recordings/manifest-store';
 
 export const recordingIdSchema = z.string().regex(RECORDING_ID_PATTERN, 'not a recording id');
 
@@ -18,7 +18,7 @@ export type TranscodeBody = z.infer<typeof transcodeSchema>;
 export const listRecordingsSchema = z
   .object({
     roomId: z.string().max(64).optional(),
-    state: z.enum(['recording', 'finalizing', 'ready', 'failed', 'interrupted']).optional(),
+    state: z.enum(RECORDING_STATES).optional(),
     /** ISO 8601: recordings started at or after. */
     from: z.iso.datetime({ offset: true }).optional(),
     /** ISO 8601: recordings started at or before. */
@@ -29,7 +29,8 @@ export const listRecordingsSchema = z
   .strict();
 export type ListRecordingsQuery = z.infer<typeof listRecordingsSchema>;
 
-export const downloadQuerySchema = z.object({ format: z.enum(['mp4', 'webm']).default('mp4') }).strict();
+export const downloadQuerySchema = z.object({ format: z.enum(DOWNLOAD_FORMATS).default('mp4') }).strict();
+export type DownloadQuery = z.infer<typeof downloadQuerySchema>;
 
 /** For the OpenAPI document: the manifest as the REST API returns it (the store's own schema). */
 export const recordingSchema = manifestSchema;

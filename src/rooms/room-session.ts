@@ -1,13 +1,17 @@
 import type { ParticipantRole, RoomMediaSettings } from '../../workers/protocol/media';
 import type { AppConfig } from '../config/config';
 import { RoomFullError } from '../common/errors';
-import type { ParticipantView } from '../signaling/signaling.types';
+import type { ParticipantView } from '../../workers/protocol/signaling';
 import type { ParticipantInfo, Room } from './rooms.schemas';
 
 /** The in-memory state of a live room and the small rules over it (used by SessionsService). */
 export interface ParticipantSession extends ParticipantInfo {
   /** The signaling connection that speaks for this participant. */
   connectionId: string;
+  /** Declared at join, then set by its first offer: no video either way (audio-only cost). */
+  audioOnly?: boolean;
+  /** Its first offer was seen (audioOnly is then what the offer says). */
+  offered?: boolean;
 }
 
 export interface RoomSession {
@@ -28,6 +32,11 @@ export function newRoomSession(room: Room, config: AppConfig): RoomSession {
       iceServers: [...config.media.iceServers],
       maxSdpBytes: config.limits.maxSdpBytes,
       maxIceCandidatesPerParticipant: config.limits.maxIceCandidates,
+      qualityRecoverMs: config.load.qualityRecoverMs,
+      qualityShedding: config.load.qualityShedding,
+      downlink: { ...config.load.downlink },
+      audioOnlyStack: config.media.audioOnlyStack,
+      avSync: config.media.avSync,
     },
     participants: new Map(),
     activeSpeakerId: null,
@@ -68,7 +77,7 @@ export class KeyedSerialQueue {
 }
 
 export function info(p: ParticipantSession): ParticipantInfo {
-  const { connectionId: _c, ...rest } = p;
+  const { connectionId: _c, audioOnly: _a, offered: _o, ...rest } = p;
   return rest;
 }
 

@@ -103,12 +103,12 @@ export class RoomsController {
   @ApiResponse({ status: 201, schema: openApiSchema(tokenSchema) })
   @ApiResponse({ status: 409, description: 'the room is full of publishers', ...error })
   @ApiResponse({ status: 429, description: 'too many token requests from this client', ...error })
-  issueToken(
+  async issueToken(
     @Req() req: Request,
     @Param('roomId') roomId: string,
     @Body(new ZodValidationPipe(createTokenSchema)) body: CreateTokenBody,
   ): Promise<IssuedToken> {
-    this.tokenLimiter.consume(req.ip ?? 'unknown');
+    await this.tokenLimiter.consume(req.ip ?? 'unknown');
     return this.rooms.issueToken(roomId, body);
   }
 }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { LoadModule } from '../load/load.module';
 import { MediaModule } from '../media/media.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 import { ParticipantsController } from './participants.controller';
@@ -8,7 +9,7 @@ import { RoomsService } from './rooms.service';
 import { SessionsService } from './sessions.service';
 
 @Module({
-  imports: [MediaModule, WebhooksModule],
+  imports: [MediaModule, WebhooksModule, LoadModule],
   controllers: [RoomsController, ParticipantsController],
   providers: [RoomsRepository, RoomsService, SessionsService],
   exports: [RoomsService, SessionsService, RoomsRepository],

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CLIENT_ROLES, FITS, LAYOUTS, MEDIA_KINDS, PROFILES, ROLES } from '../../workers/protocol/media';
 
 /**
  * Request and response shapes of the rooms API, as zod schemas: the same object validates a
@@ -7,10 +8,12 @@ import { z } from 'zod';
 export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_METADATA_BYTES = 16 * 1024;
 
-const layout = z.enum(['grid', 'speaker', 'pinned']);
-const fit = z.enum(['letterbox', 'crop']);
-const profile = z.enum(['low', 'standard', 'high']);
-const role = z.enum(['publisher', 'viewer']);
+const layout = z.enum(LAYOUTS);
+const fit = z.enum(FITS);
+const profile = z.enum(PROFILES);
+const role = z.enum(ROLES);
+/** Tokens are for clients: an ingress participant joins through /api/rooms/:id/ingress only. */
+const clientRole = z.enum(CLIENT_ROLES);
 const metadata = z
   .record(z.string(), z.unknown())
   .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_METADATA_BYTES, {
@@ -44,13 +47,13 @@ export type UpdateRoomBody = z.infer<typeof updateRoomSchema>;
 export const createTokenSchema = z.strictObject({
   identity: z.string().trim().min(1).max(128),
   displayName: z.string().trim().min(1).max(64).optional(),
-  role: role.default('publisher'),
+  role: clientRole.default('publisher'),
   /** At most a day: join tokens are meant to be short-lived. */
   ttlSeconds: z.number().int().min(10).max(86400).optional(),
 });
 export type CreateTokenBody = z.infer<typeof createTokenSchema>;
 
-export const muteSchema = z.strictObject({ kind: z.enum(['audio', 'video']) });
+export const muteSchema = z.strictObject({ kind: z.enum(MEDIA_KINDS) });
 export type MuteBody = z.infer<typeof muteSchema>;
 
 export const roomSchema = z.object({
@@ -90,6 +93,8 @@ export const roomDetailSchema = roomSchema.extend({
   active: z.boolean(),
   activeSpeakerId: z.string().nullable(),
   participants: z.array(participantSchema),
+  /** The node hosting the live room (its NODE_ID), null while the room is idle. */
+  node: z.string().nullable(),
 });
 export type RoomDetail = z.infer<typeof roomDetailSchema>;
 
@@ -98,7 +103,7 @@ export const tokenSchema = z.object({
   roomId: z.string(),
   identity: z.string(),
   displayName: z.string(),
-  role,
+  role: clientRole,
   expiresAt: z.string(),
 });
 

@@ -1,27 +1,34 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type {
-  IceCandidateInit,
-  MediaEvent,
-  MediaKind,
-  MediaNotificationMap,
-  ParticipantRole,
-  Profile,
+import {
+  MEDIA_KINDS,
+  type MediaKind,
+  type ParticipantRole,
+  type DownlinkProfile,
+  type Profile,
 } from '../../workers/protocol/media';
+import type {
+  JoinedPayload,
+  LayoutState,
+  RoomEndReason,
+  ServerEvent,
+  ServerEventArgs,
+} from '../../workers/protocol/signaling';
+import { clientIceServers } from '../auth/turn-credentials';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config';
-import {
-  ForbiddenError,
-  ParticipantNotFoundError,
-  PayloadTooLargeError,
-  RoomNotFoundError,
-} from '../common/errors';
+import { ParticipantNotFoundError, RoomNotFoundError } from '../common/errors';
 import { Logger } from '../common/logger';
+import { Janitor, type LostProcess } from '../cluster/janitor.service';
+import { NodeRegistry } from '../cluster/node-registry.service';
+import { RoomDirectory } from '../cluster/room-directory.service';
+import { LoadService } from '../load/load.service';
+import type { MediaWorker } from '../media/media-worker';
 import { MediaSupervisor } from '../media/media-supervisor.service';
-import type { JoinedPayload, RoomEndReason, ServerToClientEvents } from '../signaling/signaling.types';
 import type { WebhookEventMap } from '../webhooks/webhook-events';
 import { WebhooksService } from '../webhooks/webhooks.service';
+import type { ClientOutbox } from './client-outbox';
 import { RoomsRepository } from './rooms.repository';
 import type { ParticipantInfo, Room } from './rooms.schemas';
 import {
@@ -35,25 +42,12 @@ import {
   type ParticipantSession,
   type RoomSession,
 } from './room-session';
-import { sdpSendsMedia } from './sdp-direction';
-
-type Outbound = {
-  [E in keyof ServerToClientEvents]: [
-    connectionId: string,
-    event: E,
-    data: Parameters<ServerToClientEvents[E]>[0],
-  ];
-}[keyof ServerToClientEvents];
 
 export interface SessionEvents {
-  /** Something to deliver to one participant's signaling connection. */
-  send: Outbound;
-  /** Close this signaling connection (after what was sent to it): kicked or replaced. */
-  drop: [connectionId: string];
-  /** The room is over for these connections (worker died, room deleted...). */
-  ended: [roomId: string, connectionIds: string[], reason: RoomEndReason, message: string];
   /** Someone joined a live room (recordings adds them to the manifest's participants seen). */
   'participant-joined': [roomId: string, participant: ParticipantInfo];
+  /** Someone left a live room, for any reason (ingress ends the ingress of a kicked participant). */
+  'participant-left': [roomId: string, participantId: string, reason: LeaveReason];
   /** A room's first participant joined (recordings starts auto-record rooms on this). */
   'session-started': [room: Room];
   /** A room's session is over (last participant left, deleted, worker died, shutdown). */
@@ -62,11 +56,20 @@ export interface SessionEvents {
 
 type LeaveReason = WebhookEventMap['participant.left']['reason'];
 
+/** Until the signaling gateway attaches: nobody is connected, so there is nobody to tell. */
+const NO_OUTBOX: ClientOutbox = {
+  send: () => undefined,
+  drop: () => undefined,
+  roomEnded: () => undefined,
+};
+
 /**
- * Live sessions: who is in which room and through which connection, and the bridge between
- * signaling and the room's media worker. Transport-agnostic: the gateway turns its events into
- * socket emits. Joins, leaves and kicks of one room run one at a time (see serial), so a
- * reconnect racing the old connection's disconnect cannot leave two sessions for one identity.
+ * Live sessions: who is in which room and through which connection, the room state that goes
+ * with them (mutes, profiles, layout, active speaker), and the rules of joining and leaving.
+ * Transport-agnostic: what participants must hear goes to a ClientOutbox that signaling
+ * provides; the SDP/ICE relay to the media worker lives in signaling (SignalingRelay). Joins,
+ * leaves and kicks of one room run one at a time (see locks), so a reconnect racing the old
+ * connection's disconnect cannot leave two sessions for one identity.
  */
 @Injectable()
 export class SessionsService
@@ -76,20 +79,46 @@ export class SessionsService
   private readonly rooms = new Map<string, RoomSession>();
   private readonly locks = new KeyedSerialQueue();
   private readonly log = new Logger('sessions');
+  private outbox: ClientOutbox = NO_OUTBOX;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly supervisor: MediaSupervisor,
     private readonly repo: RoomsRepository,
     private readonly webhooks: WebhooksService,
+    private readonly registry: NodeRegistry,
+    private readonly directory: RoomDirectory,
+    private readonly janitor: Janitor,
+    private readonly load: LoadService,
   ) {
     super();
   }
 
+  /** The signaling gateway: how messages reach a connection. */
+  attachOutbox(outbox: ClientOutbox): void {
+    this.outbox = outbox;
+  }
+
   onModuleInit(): void {
-    this.supervisor.on('notification', (roomId, event, data) =>
-      this.onWorkerNotification(roomId, event, data),
-    );
+    this.registry.attachHostedLoad(() => ({
+      rooms: this.rooms.size,
+      participants: [...this.rooms.values()].reduce((n, s) => n + s.participants.size, 0),
+    }));
+    // Once per cluster (the node that cleaned up after the lost node): its participants' leave
+    // and its rooms' end are announced. publishOnce guards against a second announcement (two
+    // janitors after a lock expired); the participant ids are unique per session.
+    this.janitor.on('rooms-lost', (nodeId, roomIds, lost) => {
+      this.announceLost(nodeId, roomIds, lost).catch((err) =>
+        this.log.error('announcing the rooms of a lost node failed', { nodeId, err }),
+      );
+    });
+    this.load.setCommittedSource(() => this.committedUnits());
+    // Who is in each hosted room, for the webhooks if this node dies (RoomDirectory.syncMembers).
+    if (this.config.node.clustered)
+      this.registry.onTick(async () => {
+        for (const s of this.rooms.values())
+          this.directory.syncMembers(s.roomId, [...s.participants.values()].map(leftOf));
+      });
     this.supervisor.on('died', (roomId, reason) =>
       this.endRoom(
         roomId,
@@ -97,6 +126,25 @@ export class SessionsService
         `the room's media worker ${reason}; join again to restart the room`,
       ),
     );
+  }
+
+  private async announceLost(nodeId: string, roomIds: string[], lost: LostProcess): Promise<void> {
+    for (const [roomId, members] of lost.members) {
+      for (const m of members) {
+        await this.webhooks.publishOnce(`${roomId}:${m.participantId}:${lost.bootId}`, 'participant.left', {
+          roomId,
+          participantId: m.participantId,
+          identity: m.identity,
+          reason: 'room-ended',
+        });
+      }
+      this.log.warn('participants of a lost node left', { roomId, nodeId, participants: members.length });
+    }
+    for (const roomId of new Set([...roomIds, ...lost.members.keys()]))
+      await this.webhooks.publishOnce(`${roomId}:${nodeId}:${lost.bootId}`, 'room.ended', {
+        roomId,
+        reason: 'media-node-lost',
+      });
   }
 
   beforeApplicationShutdown(): void {
@@ -112,108 +160,174 @@ export class SessionsService
       displayName: string;
       role: ParticipantRole;
       profile?: Profile;
+      audioOnly?: boolean;
       connectionId: string;
     },
   ): Promise<JoinedPayload> {
     return this.locks.run(roomId, async () => {
       const record = await this.repo.get(roomId);
       if (!record) throw new RoomNotFoundError(`room ${roomId} does not exist`);
+      // In a cluster the room's claim must be this node's (another node may have won a race).
+      await this.directory.confirmHost(roomId);
       const session = this.rooms.get(roomId) ?? newRoomSession(record, this.config);
       const old = [...session.participants.values()].find((p) => p.identity === req.identity);
       checkCapacity(session, req.role, old);
-      const participant: ParticipantSession = {
-        participantId: old?.participantId ?? `p_${randomBytes(8).toString('hex')}`,
-        identity: req.identity,
-        displayName: req.displayName,
-        role: req.role,
-        profile: req.profile ?? record.defaultProfile,
-        // A server mute outlives a reconnect: reconnecting must not be a way to unmute.
-        audioMuted: old?.audioMuted ?? false,
-        videoMuted: old?.videoMuted ?? false,
-        connectionId: req.connectionId,
-        joinedAt: new Date().toISOString(),
-      };
-      const worker = await this.supervisor.acquire(roomId, session.settings);
-      if (old) {
-        this.emit('send', old.connectionId, 'kicked', {
-          reason: 'replaced',
-          message: 'the same identity joined again',
-        });
-        this.emit('drop', old.connectionId);
-        await this.remove(session, old, 'replaced');
-      }
+      const profile = req.profile ?? record.defaultProfile;
+      // Admission control: refused here, the join has touched nothing (no worker, no session).
+      const admission = this.load.admit(
+        this.load.costOf(req.role, profile, req.audioOnly) -
+          (old ? this.load.costOf(old.role, old.profile, old.audioOnly) : 0),
+        { roomId, identity: req.identity },
+      );
       try {
-        await worker.request('participant.join', {
-          participantId: participant.participantId,
-          displayName: participant.displayName,
-          role: participant.role,
-          profile: participant.profile,
-        });
-        for (const kind of ['audio', 'video'] as const) {
-          if (participant[`${kind}Muted`]) {
-            await worker.request('participant.setMuted', {
-              participantId: participant.participantId,
-              kind,
-              muted: true,
-            });
-          }
-        }
-      } catch (err) {
-        this.closeIfEmpty(session);
-        if (session.participants.size === 0) this.supervisor.scheduleIdle(roomId);
-        throw err;
+        return await this.admitted(roomId, record, session, old, { ...req, profile });
+      } finally {
+        admission.release();
       }
-      if (!this.rooms.has(roomId)) {
-        this.rooms.set(roomId, session);
-        this.webhooks.publish('room.started', { roomId });
-        this.emit('session-started', record);
-      }
-      for (const o of session.participants.values())
-        this.emit('send', o.connectionId, 'participant-joined', view(participant));
-      session.participants.set(participant.participantId, participant);
-      this.webhooks.publish('participant.joined', { roomId, ...pick(participant) });
-      this.emit('participant-joined', roomId, info(participant));
-      this.log.info('participant joined', {
-        roomId,
-        participantId: participant.participantId,
-        role: participant.role,
-      });
-      return {
-        participantId: participant.participantId,
-        iceServers: session.settings.iceServers,
-        room: {
-          roomId,
-          name: record.name,
-          layout: session.settings.layout,
-          fit: session.settings.fit,
-          pinnedParticipantId: session.settings.pinnedParticipantId,
-          participants: [...session.participants.values()].map(view),
-          activeSpeakerId: session.activeSpeakerId,
-        },
-      };
     });
   }
 
-  async offer(roomId: string, participantId: string, sdp: string): Promise<string> {
-    this.checkSdp(this.participant(roomId, participantId), sdp);
-    const res = await this.worker(roomId).request('participant.offer', { participantId, sdp });
-    return res.sdp;
+  private async admitted(
+    roomId: string,
+    record: Room,
+    session: RoomSession,
+    old: ParticipantSession | undefined,
+    req: {
+      identity: string;
+      displayName: string;
+      role: ParticipantRole;
+      profile: Profile;
+      audioOnly?: boolean;
+      connectionId: string;
+    },
+  ): Promise<JoinedPayload> {
+    const participant: ParticipantSession = {
+      audioOnly: req.audioOnly,
+      participantId: old?.participantId ?? `p_${randomBytes(8).toString('hex')}`,
+      identity: req.identity,
+      displayName: req.displayName,
+      role: req.role,
+      profile: req.profile,
+      // A server mute outlives a reconnect: reconnecting must not be a way to unmute.
+      audioMuted: old?.audioMuted ?? false,
+      videoMuted: old?.videoMuted ?? false,
+      connectionId: req.connectionId,
+      joinedAt: new Date().toISOString(),
+    };
+    const worker = await this.supervisor.acquire(roomId, session.settings);
+    if (old) {
+      this.outbox.send(old.connectionId, 'kicked', {
+        reason: 'replaced',
+        message: 'the same identity joined again',
+      });
+      this.outbox.drop(old.connectionId);
+      await this.remove(session, old, 'replaced');
+    }
+    try {
+      await worker.request('participant.join', {
+        participantId: participant.participantId,
+        displayName: participant.displayName,
+        role: participant.role,
+        profile: participant.profile,
+      });
+      for (const kind of MEDIA_KINDS) {
+        if (participant[`${kind}Muted`]) {
+          await worker.request('participant.setMuted', {
+            participantId: participant.participantId,
+            kind,
+            muted: true,
+          });
+        }
+      }
+    } catch (err) {
+      // A request that timed out is still carried out once the worker catches up: without this
+      // the worker kept a member the control plane never knew (a ghost holding a publisher
+      // place, and the room refused joins with room_full until it ended; found by the soak
+      // benchmark on a loaded machine). The worker handles requests in order and a leave of an
+      // unknown participant is a no-op, so this is safe after any failure.
+      void worker
+        .request('participant.leave', { participantId: participant.participantId })
+        .catch(() => undefined);
+      this.closeIfEmpty(session);
+      if (session.participants.size === 0) this.supervisor.scheduleIdle(roomId);
+      throw err;
+    }
+    if (!this.rooms.has(roomId)) {
+      this.rooms.set(roomId, session);
+      this.webhooks.publish('room.started', { roomId });
+      this.emit('session-started', record);
+    }
+    for (const o of session.participants.values())
+      this.outbox.send(o.connectionId, 'participant-joined', view(participant));
+    session.participants.set(participant.participantId, participant);
+    this.directory.noteMember(roomId, participant.participantId, participant.identity);
+    this.webhooks.publish('participant.joined', { roomId, ...pick(participant) });
+    this.emit('participant-joined', roomId, info(participant));
+    this.registry.nudge();
+    this.log.info('participant joined', {
+      roomId,
+      participantId: participant.participantId,
+      role: participant.role,
+    });
+    return {
+      participantId: participant.participantId,
+      iceServers: clientIceServers(
+        session.settings.iceServers,
+        this.config.network.turn,
+        participant.identity,
+      ),
+      room: {
+        roomId,
+        name: record.name,
+        layout: session.settings.layout,
+        fit: session.settings.fit,
+        pinnedParticipantId: session.settings.pinnedParticipantId,
+        participants: [...session.participants.values()].map(view),
+        activeSpeakerId: session.activeSpeakerId,
+      },
+    };
   }
 
-  async answer(roomId: string, participantId: string, sdp: string): Promise<void> {
-    this.checkSdp(this.participant(roomId, participantId), sdp);
-    await this.worker(roomId).request('participant.answer', { participantId, sdp });
+  /** The first offer says whether a participant has video at all (see offerReceivesVideo). */
+  noteFirstOffer(roomId: string, participantId: string, audioOnly: boolean): void {
+    const p = this.rooms.get(roomId)?.participants.get(participantId);
+    if (!p || p.offered) return;
+    p.offered = true;
+    if (p.audioOnly && !audioOnly)
+      this.log.warn('joined as audio-only but offered video: charged in full', { roomId, participantId });
+    p.audioOnly = audioOnly;
   }
 
-  async ice(roomId: string, participantId: string, candidate: IceCandidateInit | null): Promise<void> {
-    this.participant(roomId, participantId);
-    await this.worker(roomId).request('participant.ice', { participantId, candidate });
+  /** Units the live participants of every room take on this node (LoadService's committed). */
+  private committedUnits(): number {
+    let units = 0;
+    for (const s of this.rooms.values())
+      for (const p of s.participants.values()) units += this.load.costOf(p.role, p.profile, p.audioOnly);
+    return units;
   }
 
-  async setProfile(roomId: string, participantId: string, profile: Profile): Promise<void> {
-    const p = this.participant(roomId, participantId);
-    await this.worker(roomId).request('participant.setProfile', { participantId, profile });
-    p.profile = profile;
+  /**
+   * `audio` (data saver) keeps the participant's charge for its last video profile: it may go
+   * back to it at any time, without a new admission. `pin`: no adaptive downlink for it.
+   */
+  async setProfile(
+    roomId: string,
+    participantId: string,
+    profile: DownlinkProfile,
+    pin = false,
+  ): Promise<void> {
+    const p = this.member(roomId, participantId);
+    const charged = profile === 'audio' ? p.profile : profile;
+    // A switch to a dearer profile is a join of the difference: refused when it does not fit.
+    const more =
+      this.load.costOf(p.role, charged, p.audioOnly) - this.load.costOf(p.role, p.profile, p.audioOnly);
+    const admission = more > 0 ? this.load.admit(more, { roomId, identity: p.identity }) : null;
+    try {
+      await this.worker(roomId).request('participant.setProfile', { participantId, profile, pin });
+      p.profile = charged;
+    } finally {
+      admission?.release();
+    }
   }
 
   /**
@@ -238,12 +352,12 @@ export class SessionsService
   kick(roomId: string, participantId: string): Promise<void> {
     return this.locks.run(roomId, async () => {
       const session = this.rooms.get(roomId);
-      const p = this.participant(roomId, participantId);
-      this.emit('send', p.connectionId, 'kicked', {
+      const p = this.member(roomId, participantId);
+      this.outbox.send(p.connectionId, 'kicked', {
         reason: 'kicked',
         message: 'removed from the room by an administrator',
       });
-      this.emit('drop', p.connectionId);
+      this.outbox.drop(p.connectionId);
       if (session) await this.remove(session, p, 'kicked');
     });
   }
@@ -255,7 +369,7 @@ export class SessionsService
     kind: MediaKind,
     muted: boolean,
   ): Promise<ParticipantInfo> {
-    const p = this.participant(roomId, participantId);
+    const p = this.member(roomId, participantId);
     await this.worker(roomId).request('participant.setMuted', { participantId, kind, muted });
     p[`${kind}Muted`] = muted;
     this.broadcast(roomId, 'muted-by-server', { participantId, kind, muted });
@@ -263,25 +377,46 @@ export class SessionsService
   }
 
   /** Applies a stored room's layout to its live worker and tells the participants. */
-  async applyLayout(room: Room): Promise<void> {
-    const patch = { layout: room.layout, fit: room.fit, pinnedParticipantId: room.pinnedParticipantId };
-    const session = this.rooms.get(room.id);
+  async applyLayout(roomId: string, patch: LayoutState): Promise<void> {
+    const session = this.rooms.get(roomId);
     if (session) session.settings = { ...session.settings, ...patch };
-    const worker = this.supervisor.get(room.id);
+    const worker = this.supervisor.get(roomId);
     if (worker) await worker.request('room.update', patch);
-    this.broadcast(room.id, 'layout-changed', patch);
+    this.broadcast(roomId, 'layout-changed', patch);
   }
 
   /** Sends an event to everyone in a room (recordings uses it for `recording-state`). */
-  broadcast<E extends keyof ServerToClientEvents>(
-    roomId: string,
-    event: E,
-    data: Parameters<ServerToClientEvents[E]>[0],
-  ): void {
+  broadcast<E extends ServerEvent>(roomId: string, event: E, ...args: ServerEventArgs<E>): void {
     const session = this.rooms.get(roomId);
     if (!session) return;
-    for (const p of session.participants.values())
-      (this.emit as (...a: unknown[]) => boolean)('send', p.connectionId, event, data);
+    for (const p of session.participants.values()) this.outbox.send(p.connectionId, event, ...args);
+  }
+
+  /** The worker's active-speaker detector changed its mind: room state, and everyone is told. */
+  setActiveSpeaker(roomId: string, participantId: string | null): void {
+    const session = this.rooms.get(roomId);
+    if (!session) return;
+    session.activeSpeakerId = participantId;
+    this.broadcast(roomId, 'active-speaker', { participantId });
+  }
+
+  /** A participant of a live room, or ParticipantNotFoundError. */
+  member(roomId: string, participantId: string): ParticipantSession {
+    const p = this.rooms.get(roomId)?.participants.get(participantId);
+    if (!p) throw new ParticipantNotFoundError(`participant ${participantId} is not in room ${roomId}`);
+    return p;
+  }
+
+  /** The signaling connection that speaks for a participant, if it is (still) in the room. */
+  connectionOf(roomId: string, participantId: string): string | undefined {
+    return this.rooms.get(roomId)?.participants.get(participantId)?.connectionId;
+  }
+
+  /** The running media worker of a live room, or ParticipantNotFoundError (nobody can be in it). */
+  worker(roomId: string): MediaWorker {
+    const w = this.supervisor.get(roomId);
+    if (!w) throw new ParticipantNotFoundError(`room ${roomId} has no running media worker`);
+    return w;
   }
 
   /** Ends a room's session for everyone in it (worker died, room deleted, shutdown). */
@@ -289,10 +424,10 @@ export class SessionsService
     const session = this.rooms.get(roomId);
     if (!session) return;
     this.rooms.delete(roomId);
+    this.directory.forgetRoom(roomId);
     const participants = [...session.participants.values()];
     this.log.warn('room ended', { roomId, reason, participants: participants.length });
-    this.emit(
-      'ended',
+    this.outbox.roomEnded(
       roomId,
       participants.map((p) => p.connectionId),
       reason,
@@ -330,8 +465,8 @@ export class SessionsService
     let viewers = 0;
     for (const s of this.rooms.values()) {
       for (const p of s.participants.values())
-        if (p.role === 'publisher') publishers++;
-        else viewers++;
+        if (p.role === 'viewer') viewers++;
+        else publishers++; // an ingress sends like a publisher
     }
     return { rooms: this.rooms.size, publishers, viewers };
   }
@@ -343,11 +478,14 @@ export class SessionsService
   private async remove(session: RoomSession, p: ParticipantSession, reason: LeaveReason): Promise<void> {
     const roomId = session.roomId;
     session.participants.delete(p.participantId);
+    this.directory.forgetMember(roomId, p.participantId);
     for (const o of session.participants.values()) {
-      this.emit('send', o.connectionId, 'participant-left', { participantId: p.participantId, reason });
+      this.outbox.send(o.connectionId, 'participant-left', { participantId: p.participantId, reason });
     }
     this.webhooks.publish('participant.left', { roomId, ...leftOf(p), reason });
     this.log.info('participant left', { roomId, participantId: p.participantId, reason });
+    this.registry.nudge();
+    this.emit('participant-left', roomId, p.participantId, reason);
     const worker = this.supervisor.get(roomId);
     if (worker)
       await worker.request('participant.leave', { participantId: p.participantId }).catch(() => undefined);
@@ -358,67 +496,9 @@ export class SessionsService
   private closeIfEmpty(session: RoomSession): void {
     if (session.participants.size > 0 || this.rooms.get(session.roomId) !== session) return;
     this.rooms.delete(session.roomId);
+    this.directory.forgetRoom(session.roomId);
     this.supervisor.scheduleIdle(session.roomId);
     this.webhooks.publish('room.ended', { roomId: session.roomId, reason: 'empty' });
     this.emit('session-ended', session.roomId, 'empty');
-  }
-
-  private checkSdp(p: ParticipantSession, sdp: string): void {
-    if (Buffer.byteLength(sdp) > this.config.limits.maxSdpBytes) {
-      throw new PayloadTooLargeError(`sdp is larger than ${this.config.limits.maxSdpBytes} bytes`);
-    }
-    if (p.role === 'viewer' && sdpSendsMedia(sdp)) {
-      throw new ForbiddenError('viewers cannot publish: offer recvonly audio and video');
-    }
-  }
-
-  private onWorkerNotification(
-    roomId: string,
-    event: MediaEvent,
-    data: MediaNotificationMap[MediaEvent],
-  ): void {
-    const room = this.rooms.get(roomId);
-    if (!room) return;
-    const to = (participantId: string) => room.participants.get(participantId)?.connectionId;
-    switch (event) {
-      case 'participant.ice': {
-        const d = data as MediaNotificationMap['participant.ice'];
-        const c = to(d.participantId);
-        if (c) this.emit('send', c, 'ice', { candidate: d.candidate });
-        return;
-      }
-      case 'participant.offer': {
-        const d = data as MediaNotificationMap['participant.offer'];
-        const c = to(d.participantId);
-        if (c) this.emit('send', c, 'offer', { sdp: d.sdp });
-        return;
-      }
-      case 'participant.connectionState': {
-        const d = data as MediaNotificationMap['participant.connectionState'];
-        const c = to(d.participantId);
-        if (c) this.emit('send', c, 'connection-state', { state: d.state });
-        return;
-      }
-      case 'room.activeSpeaker': {
-        const d = data as MediaNotificationMap['room.activeSpeaker'];
-        room.activeSpeakerId = d.participantId;
-        this.broadcast(roomId, 'active-speaker', d);
-        return;
-      }
-      case 'recording.ended':
-        return; // the recordings module listens to the supervisor itself
-    }
-  }
-
-  private participant(roomId: string, participantId: string): ParticipantSession {
-    const p = this.rooms.get(roomId)?.participants.get(participantId);
-    if (!p) throw new ParticipantNotFoundError(`participant ${participantId} is not in room ${roomId}`);
-    return p;
-  }
-
-  private worker(roomId: string) {
-    const w = this.supervisor.get(roomId);
-    if (!w) throw new ParticipantNotFoundError(`room ${roomId} has no running media worker`);
-    return w;
   }
 }

@@ -2,26 +2,37 @@
  * Webhook events and their `data`, typed once for the publisher (rooms, recordings) and for
  * receivers (docs/api.md). A delivery's body is a WebhookEnvelope serialised as JSON.
  */
+import type { EgressState, EgressType, ParticipantRole } from '../../workers/protocol/media';
+import type { LeftReason, RoomEndReason } from '../../workers/protocol/signaling';
+
 export interface WebhookEventMap {
   'room.started': { roomId: string };
-  'room.ended': { roomId: string; reason: 'empty' | 'deleted' | 'media-worker-died' | 'server-shutdown' };
+  'room.ended': { roomId: string; reason: 'empty' | RoomEndReason };
   'participant.joined': {
     roomId: string;
     participantId: string;
     identity: string;
     displayName: string;
-    role: 'publisher' | 'viewer';
+    role: ParticipantRole;
   };
   'participant.left': {
     roomId: string;
     participantId: string;
     identity: string;
-    reason: 'left' | 'disconnected' | 'kicked' | 'replaced' | 'room-ended';
+    reason: LeftReason;
   };
   'recording.started': { roomId: string; recordingId: string };
   'recording.ended': { roomId: string; recordingId: string; interrupted: boolean; reason?: string };
   'recording.ready': { roomId: string; recordingId: string; state: 'ready' | 'interrupted' };
   'recording.failed': { roomId: string; recordingId: string; reason: string };
+  /** Every state change of a live egress (docs/egress.md); `error` is set for failed/reconnecting. */
+  'egress.updated': {
+    roomId: string;
+    egressId: string;
+    type: EgressType;
+    state: EgressState;
+    error: string | null;
+  };
 }
 
 export type WebhookEvent = keyof WebhookEventMap;

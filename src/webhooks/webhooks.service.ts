@@ -4,8 +4,9 @@ import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { Logger } from '../common/logger';
+import { withTimeout } from '../common/timeout';
 import { AUTH_SECRETS, type AuthSecrets } from '../auth/secrets';
-import { REDIS_URL } from '../redis/redis.module';
+import { REDIS_URL, RedisService } from '../redis/redis.module';
 import { signWebhookBody } from './webhook-signature';
 import {
   DELIVERY_HEADER,
@@ -17,6 +18,8 @@ import {
   type WebhookEventMap,
   type WebhookJobData,
 } from './webhook-events';
+
+const ONCE_CLAIM_SECONDS = 7 * 86400;
 
 /**
  * Publishes domain events to the configured WEBHOOK_URLS. `publish` only enqueues (one BullMQ
@@ -34,6 +37,7 @@ export class WebhooksService implements OnModuleInit, OnApplicationShutdown {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(REDIS_URL) private readonly redisUrl: string,
     @Inject(AUTH_SECRETS) private readonly secrets: AuthSecrets,
+    private readonly redis: RedisService,
   ) {}
 
   get enabled(): boolean {
@@ -92,15 +96,40 @@ export class WebhooksService implements OnModuleInit, OnApplicationShutdown {
       .catch((err: unknown) => this.log.error('could not enqueue a webhook event', { event, err }));
   }
 
+  /**
+   * For an event every node sees (a finalize job's end reaches the QueueEvents of every node in
+   * a cluster): the node that claims `onceKey` in Redis first publishes it, the others drop it,
+   * so the receiver gets it once. The claim outlives any retry of the same event (7 days).
+   */
+  async publishOnce<E extends WebhookEvent>(
+    onceKey: string,
+    event: E,
+    data: WebhookEventMap[E],
+  ): Promise<boolean> {
+    if (!this.queue) return false;
+    const key = `${this.config.redisKeyPrefix}webhook-once:${event}:${onceKey}`;
+    const claimed = await this.redis.client.set(key, this.config.node.id, 'EX', ONCE_CLAIM_SECONDS, 'NX');
+    if (claimed !== 'OK') return false;
+    this.publish(event, data);
+    return true;
+  }
+
   /** Job counts by state, for /metrics. */
   async jobCounts(): Promise<Record<string, number>> {
     if (!this.queue) return {};
     return this.queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
   }
 
+  /** Bounded: with Redis down BullMQ's close would wait for it forever. */
   async onApplicationShutdown(): Promise<void> {
-    await this.worker?.close().catch(() => undefined);
-    await this.queue?.close().catch(() => undefined);
+    await Promise.all([
+      withTimeout(this.worker?.close() ?? Promise.resolve(), 2000, 'closing the webhook worker').catch(
+        () => undefined,
+      ),
+      withTimeout(this.queue?.close() ?? Promise.resolve(), 1500, 'closing the webhook queue').catch(
+        () => undefined,
+      ),
+    ]);
   }
 
   private async deliver(job: Job<WebhookJobData>): Promise<void> {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Room } from '../../src/rooms/rooms.schemas';
+import type { ParticipantRole } from '../../workers/protocol/media';
 
 /**
  * REST helpers for tests. Servers started by test/helpers/server.ts register their admin key
@@ -73,7 +74,7 @@ export async function ensureRoom(
 export interface TokenRequest {
   identity: string;
   displayName?: string;
-  role?: 'publisher' | 'viewer';
+  role?: ParticipantRole;
   ttlSeconds?: number;
 }
 
@@ -92,7 +93,7 @@ export async function token(server: ServerRef, roomId: string, req: TokenRequest
  */
 export async function provisionJoin(
   server: ServerRef,
-  opts: { roomId: string; displayName: string; role?: 'publisher' | 'viewer' },
+  opts: { roomId: string; displayName: string; role?: ParticipantRole },
 ): Promise<string> {
   await ensureRoom(server, opts.roomId);
   return token(server, opts.roomId, {

@@ -1,5 +1,5 @@
 import type { Socket } from 'socket.io-client';
-import type { Ack } from '../../src/signaling/signaling.types';
+import type { Ack } from '../../workers/protocol/signaling';
 
 /** Emits a signaling request and resolves with its ack (a timeout turns into a rejection). */
 export function request<T>(socket: Socket, event: string, body: unknown, timeoutMs = 20000): Promise<Ack<T>> {

@@ -1,7 +1,8 @@
 import * as wrtc from '@roamhq/wrtc';
 import { io, type Socket } from 'socket.io-client';
-import type { JoinedPayload } from '../../src/signaling/signaling.types';
-import type { Profile, ParticipantRole } from '../../workers/protocol/media';
+import type { JoinedPayload } from '../../workers/protocol/signaling';
+import type { DownlinkProfile, Profile, ParticipantRole } from '../../workers/protocol/media';
+import { createAudioSink, createVideoSink, type AudioSink, type VideoSink } from '../../workers/media/wrtc';
 import {
   createI420,
   fillI420,
@@ -13,7 +14,7 @@ import { provisionJoin } from './api';
 import { call } from './signal';
 
 const { RTCPeerConnection } = wrtc;
-const { RTCVideoSource, RTCAudioSource, RTCVideoSink, RTCAudioSink } = wrtc.nonstandard;
+const { RTCVideoSource, RTCAudioSource } = wrtc.nonstandard;
 
 export interface TestClientOptions {
   roomId: string;
@@ -33,6 +34,16 @@ export interface TestClientOptions {
   noise?: boolean;
   /** Only these video codecs in the offer (e.g. ['VP8']); default: all. */
   videoCodecs?: string[];
+  /** No video section at all in the offer, and `audioOnly` declared at join. */
+  audioOnly?: boolean;
+  /** 'relay': this client uses TURN candidates only (the TURN test). */
+  iceTransportPolicy?: 'all' | 'relay';
+  /** A publisher's own tracks instead of the colour and tone (e.g. the lip-sync flash and beep). */
+  attachMedia?: (pc: RTCPeerConnection) => void;
+  /** Every decoded inbound frame as it reaches the sink, with performance.now(). */
+  onVideoFrame?: (frame: I420Frame, atMs: number) => void;
+  /** Every inbound audio chunk as it reaches the sink, with performance.now(). */
+  onAudio?: (samples: Int16Array, sampleRate: number, channelCount: number, atMs: number) => void;
 }
 
 const AUDIO_RING_SECONDS = 4;
@@ -57,6 +68,7 @@ export class TestClient {
   private outFrame: I420Frame | null = null;
   private videoPaused = false;
   private stoppers: (() => void)[] = [];
+  private readonly sinks: (VideoSink | AudioSink)[] = [];
 
   constructor(
     readonly serverUrl: string,
@@ -84,9 +96,13 @@ export class TestClient {
     this.joined = await call<JoinedPayload>(this.socket, 'join', {
       roomId: this.opts.roomId,
       profile: this.opts.profile,
+      audioOnly: this.opts.audioOnly,
       token,
     });
-    this.pc = new RTCPeerConnection({ iceServers: this.joined.iceServers });
+    this.pc = new RTCPeerConnection({
+      iceServers: this.joined.iceServers,
+      iceTransportPolicy: this.opts.iceTransportPolicy ?? 'all',
+    });
     this.pc.onicecandidate = (e) => {
       const c = e.candidate;
       void call(this.socket, 'ice', {
@@ -105,9 +121,12 @@ export class TestClient {
     this.pc.ontrack = (e) => this.onRemoteTrack(e.track);
 
     const publisher = (this.opts.role ?? 'publisher') === 'publisher';
-    if (publisher && this.opts.colour) this.addColourVideo(this.opts.colour);
-    else this.pc.addTransceiver('video', { direction: 'recvonly' });
-    if (publisher && this.opts.toneHz !== undefined) this.addToneAudio(this.opts.toneHz);
+    if (publisher && this.opts.attachMedia) this.opts.attachMedia(this.pc);
+    else if (publisher && this.opts.colour) this.addColourVideo(this.opts.colour);
+    else if (!this.opts.audioOnly) this.pc.addTransceiver('video', { direction: 'recvonly' });
+    if (publisher && this.opts.attachMedia) {
+      // its tracks are already there
+    } else if (publisher && this.opts.toneHz !== undefined) this.addToneAudio(this.opts.toneHz);
     else this.pc.addTransceiver('audio', { direction: 'recvonly' });
 
     const offer = await this.pc.createOffer();
@@ -143,13 +162,45 @@ export class TestClient {
     this.outFrame = f;
   }
 
+  /** Changes the colour this client sends from the next frame on (a visible event to time). */
+  setColour(colour: Rgb): void {
+    if (!this.outFrame) throw new Error('this client sends no video');
+    fillI420(this.outFrame, rgbToYuv(colour));
+  }
+
   /** Stops (or resumes) sending frames without renegotiating: a stalled camera. */
   pauseVideo(paused: boolean): void {
     this.videoPaused = paused;
   }
 
-  async setProfile(profile: Profile): Promise<void> {
-    await call(this.socket, 'set-profile', { profile });
+  /** `audio`: the data saver; `pin`: no adaptive downlink (docs/adaptive-downlink.md). */
+  async setProfile(profile: DownlinkProfile, pin?: boolean): Promise<void> {
+    await call(this.socket, 'set-profile', pin === undefined ? { profile } : { profile, pin });
+  }
+
+  /**
+   * libwebrtc's own inter-frame statistics of the received video (frames, Σ delay, Σ delay²),
+   * kept by its native receive pipeline: unlike `frameTimes` (stamped when the JS callback
+   * runs) they do not include stalls of this test process's event loop.
+   */
+  async videoInterFrameStats(): Promise<{ frames: number; sum: number; sumSq: number }> {
+    const report = await this.pc.getStats();
+    const out = { frames: 0, sum: 0, sumSq: 0 };
+    report.forEach(
+      (s: {
+        type: string;
+        kind?: string;
+        framesDecoded?: number;
+        totalInterFrameDelay?: number;
+        totalSquaredInterFrameDelay?: number;
+      }) => {
+        if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
+        out.frames += s.framesDecoded ?? 0;
+        out.sum += s.totalInterFrameDelay ?? 0;
+        out.sumSq += s.totalSquaredInterFrameDelay ?? 0;
+      },
+    );
+    return out;
   }
 
   /** Bytes received so far on the video track and the negotiated video codec. */
@@ -184,6 +235,13 @@ export class TestClient {
 
   async close(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    // Detach the callbacks before stopping (as ParticipantPeer does): a frame already queued for
+    // the JS thread must not reach a client that is being torn down.
+    for (const sink of this.sinks) {
+      if ('onframe' in sink) sink.onframe = null;
+      else sink.ondata = null;
+    }
+    for (const sink of this.sinks) sink.stop();
     for (const s of this.stoppers) s();
     this.pc?.close();
     this.socket?.disconnect();
@@ -242,31 +300,27 @@ export class TestClient {
 
   private onRemoteTrack(track: MediaStreamTrack): void {
     if (track.kind === 'video') {
-      const sink = new RTCVideoSink(track) as unknown as {
-        onframe: (e: { frame: I420Frame }) => void;
-        stop(): void;
-      };
+      const sink = createVideoSink(track);
       sink.onframe = ({ frame }) => {
         this.latestFrame = { width: frame.width, height: frame.height, data: frame.data };
         this.framesReceived++;
         this.frameTimes.push(Date.now());
         if (this.frameTimes.length > 2000) this.frameTimes.splice(0, 1000);
+        this.opts.onVideoFrame?.(this.latestFrame, performance.now());
       };
-      this.stoppers.push(() => sink.stop());
+      this.sinks.push(sink);
     } else {
-      const sink = new RTCAudioSink(track) as unknown as {
-        ondata: (d: { samples: Int16Array; sampleRate: number; channelCount: number }) => void;
-        stop(): void;
-      };
+      const sink = createAudioSink(track);
       sink.ondata = (d) => {
         this.audioSampleRate = d.sampleRate;
+        this.opts.onAudio?.(d.samples, d.sampleRate, d.channelCount, performance.now());
         const ch = d.channelCount;
         for (let i = 0; i < d.samples.length; i += ch) {
           this.audioRing[this.audioWritten % this.audioRing.length] = d.samples[i];
           this.audioWritten++;
         }
       };
-      this.stoppers.push(() => sink.stop());
+      this.sinks.push(sink);
     }
   }
 }

@@ -5,9 +5,9 @@ import {
   WorkerClosedError,
   WorkerTimeoutError,
 } from '../../src/common/errors';
-import { setLogSink } from '../../src/common/logger';
-import { MediaWorker } from '../../src/media/media-worker';
-import type { RoomMediaSettings } from '../../workers/protocol/media';
+import { setLogSink } from '../../workers/kernel/logger';
+import { MediaWorker, type WorkerDeath } from '../../src/media/media-worker';
+import type { MediaNotification, RoomMediaSettings } from '../../workers/protocol/media';
 
 const fixture = (name: string) => path.join(__dirname, '../fixtures/workers', name);
 const settings: RoomMediaSettings = {
@@ -18,21 +18,27 @@ const settings: RoomMediaSettings = {
   iceServers: [],
   maxSdpBytes: 65536,
   maxIceCandidatesPerParticipant: 64,
+  qualityRecoverMs: 10000,
+  qualityShedding: true,
 };
 
 function worker(
   entry: string,
   overrides: Partial<ConstructorParameters<typeof MediaWorker>[0]> = {},
+  onNotification?: (n: MediaNotification) => void,
 ): MediaWorker {
-  return new MediaWorker({
-    roomId: 'r1',
-    settings,
-    entry,
-    requestTimeoutMs: 500,
-    startTimeoutMs: 3000,
-    logLevel: 'warn',
-    ...overrides,
-  });
+  return new MediaWorker(
+    {
+      roomId: 'r1',
+      settings,
+      entry,
+      requestTimeoutMs: 500,
+      startTimeoutMs: 3000,
+      logLevel: 'warn',
+      ...overrides,
+    },
+    onNotification,
+  );
 }
 
 describe('MediaWorker and its channel (real child processes)', () => {
@@ -53,20 +59,28 @@ describe('MediaWorker and its channel (real child processes)', () => {
     expect(w.state).toBe('closed');
   });
 
-  it('errors cross the boundary as the same typed error class', async () => {
+  it('errors cross the boundary as the same typed error class, with their code and the remote stack', async () => {
     const w = worker(fixture('echo.js'));
     await w.start();
-    await expect(w.request('participant.leave', { participantId: 'x' })).rejects.toBeInstanceOf(
-      ParticipantNotFoundError,
+    const err = await w.request('participant.leave', { participantId: 'x' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ParticipantNotFoundError);
+    expect(err).toMatchObject({
+      name: 'ParticipantNotFoundError',
+      code: 'not_found',
+      message: 'nobody here',
+    });
+    // Where the answer arrived, then where it was thrown.
+    expect((err as Error).stack).toMatch(
+      /worker-channel[\s\S]*thrown in media worker pid \d+ \(participant\.leave\)[\s\S]*at fixtureRoom/,
     );
     await w.close();
+    expect(w.state).toBe('closed');
   });
 
   it('notifications arrive before the response that follows them', async () => {
-    const w = worker(fixture('echo.js'));
-    await w.start();
     const seen: string[] = [];
-    w.onNotification((event) => seen.push(event));
+    const w = worker(fixture('echo.js'), {}, (n) => seen.push(n.event));
+    await w.start();
     await w.request('room.stats', {});
     expect(seen).toEqual(['room.activeSpeaker']);
     await w.close();
@@ -76,19 +90,31 @@ describe('MediaWorker and its channel (real child processes)', () => {
     const w = worker(fixture('silent.js'));
     await w.start();
     await expect(w.request('room.stats', {})).rejects.toBeInstanceOf(WorkerTimeoutError);
-    await w.close();
+    // It does not answer worker.close either: SIGTERM (which it obeys) after 500 ms.
+    await w.close(500);
   });
 
   it('pending requests are rejected with WorkerClosedError when the worker is SIGKILLed, and died is emitted once', async () => {
     const w = worker(fixture('silent.js'), { requestTimeoutMs: 30000 });
     await w.start();
-    const died = new Promise<string>((resolve) => w.once('died', resolve));
+    const died = new Promise<WorkerDeath>((resolve) => w.once('died', resolve));
     const pending = w.request('room.stats', {});
     process.kill(w.pid as number, 'SIGKILL');
     await expect(pending).rejects.toBeInstanceOf(WorkerClosedError);
-    await expect(died).resolves.toMatch(/SIGKILL/);
+    await expect(died).resolves.toMatchObject({ signal: 'SIGKILL', reason: 'killed by SIGKILL' });
     expect(w.state).toBe('died');
     await expect(w.request('room.stats', {})).rejects.toBeInstanceOf(WorkerClosedError);
+  });
+
+  it('a worker killed by a signal while closing has died: no crash passes for a clean close', async () => {
+    const w = worker(fixture('silent.js'));
+    await w.start();
+    const died = new Promise<WorkerDeath>((resolve) => w.once('died', resolve));
+    const closing = w.close(5000);
+    process.kill(w.pid as number, 'SIGSEGV');
+    await closing;
+    await expect(died).resolves.toMatchObject({ signal: 'SIGSEGV' });
+    expect(w.state).toBe('died');
   });
 
   it('start() fails clearly when the worker rejects its settings', async () => {

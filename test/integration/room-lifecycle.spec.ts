@@ -2,65 +2,44 @@ import { io } from 'socket.io-client';
 import { MediaSupervisor } from '../../src/media/media-supervisor.service';
 import { frameContainsColour, rgbToYuv } from '../helpers/media-analysis';
 import { api, createRoom, token } from '../helpers/api';
-import { childPids, isAlive, spawnServer, startTestServer } from '../helpers/server';
+import { GREEN, joinRoom, useLiveServer } from '../helpers/live-room';
+import { childPids, isAlive, spawnServer } from '../helpers/server';
 import { request, waitFor } from '../helpers/signal';
-import { TestClient } from '../helpers/wrtc-client';
-
-const GREEN = { r: 40, g: 200, b: 60 };
-
-/** Creates the room over REST (unless it exists) and joins it with a fresh token. */
-async function joinRoom(
-  server: { url: string },
-  roomId: string,
-  displayName: string,
-  extra: { colour?: typeof GREEN; toneHz?: number } = {},
-) {
-  await createRoom(server, { id: roomId }).catch(() => undefined);
-  const t = await token(server, roomId, { identity: `${displayName}-id`, displayName });
-  return TestClient.connect(server.url, { roomId, displayName, token: t, ...extra });
-}
+import { sample } from '../helpers/metrics';
+import { expectWorkerDeaths } from '../helpers/worker-deaths';
 
 describe('room worker lifecycle', () => {
-  let server: Awaited<ReturnType<typeof startTestServer>>;
-  let supervisor: MediaSupervisor;
-  const clients: TestClient[] = [];
-
-  beforeAll(async () => {
-    server = await startTestServer({ MEDIA_IDLE_TIMEOUT_MS: '1000' });
-    supervisor = server.app.get(MediaSupervisor);
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await server.close();
-  });
+  const live = useLiveServer({ MEDIA_IDLE_TIMEOUT_MS: '1000' });
+  const supervisor = () => live.server.app.get(MediaSupervisor);
 
   it('a SIGKILLed media worker ends only its room; the server keeps serving and the room can be joined again', async () => {
-    const a = await joinRoom(server, 'crashy', 'A', { colour: GREEN, toneHz: 440 });
-    const other = await joinRoom(server, 'calm', 'O', { colour: GREEN, toneHz: 660 });
-    clients.push(a, other);
-    const pid = supervisor.get('crashy')?.pid as number;
-    const calmPid = supervisor.get('calm')?.pid as number;
+    const a = await live.join('crashy', 'A', { colour: GREEN, toneHz: 440 });
+    const other = await live.join('calm', 'O', { colour: GREEN, toneHz: 660 });
+    const pid = supervisor().get('crashy')?.pid as number;
+    const calmPid = supervisor().get('calm')?.pid as number;
     expect(pid).toBeGreaterThan(0);
 
+    expectWorkerDeaths(live.server, 1);
     process.kill(pid, 'SIGKILL');
     await waitFor(() => a.eventsNamed('room-ended').length === 1, 15000, 'room-ended event');
     expect(a.eventsNamed('room-ended')[0]).toMatchObject({ roomId: 'crashy', reason: 'media-worker-died' });
 
     // The other room and the control plane are untouched.
-    expect(supervisor.get('calm')?.pid).toBe(calmPid);
+    expect(supervisor().get('calm')?.pid).toBe(calmPid);
     expect(other.eventsNamed('room-ended')).toHaveLength(0);
-    const health = await fetch(`${server.url}/healthz`);
+    const health = await fetch(`${live.server.url}/healthz`);
     expect(health.status).toBe(200);
+    // The crash is counted, by kind and signal.
+    const metrics = await (await fetch(`${live.server.url}/metrics`)).text();
+    expect(sample(metrics, 'mcu_worker_deaths_total', { kind: 'media', signal: 'SIGKILL' })).toBe(1);
 
     // The ended participant's socket can no longer signal in the dead room...
     const ack = await request(a.socket, 'offer', { sdp: 'v=0\r\n' });
     expect(ack).toMatchObject({ ok: false, error: { code: 'conflict' } });
 
     // ...and the room can be joined again, with media flowing through a new worker.
-    const again = await joinRoom(server, 'crashy', 'A2', { colour: GREEN, toneHz: 440 });
-    clients.push(again);
-    expect(supervisor.get('crashy')?.pid).not.toBe(pid);
+    const again = await live.join('crashy', 'A2', { colour: GREEN, toneHz: 440 });
+    expect(supervisor().get('crashy')?.pid).not.toBe(pid);
     await waitFor(
       () => !!again.latestFrame && frameContainsColour(again.latestFrame, rgbToYuv(GREEN)),
       45000,
@@ -69,14 +48,18 @@ describe('room worker lifecycle', () => {
   });
 
   it("an idle room's worker exits after the idle delay", async () => {
-    const c = await joinRoom(server, 'idle', 'I', { colour: GREEN });
-    const pid = supervisor.get('idle')?.pid as number;
+    const c = await joinRoom(live.server, 'idle', 'I', { colour: GREEN });
+    const pid = supervisor().get('idle')?.pid as number;
     await c.close();
-    await waitFor(() => supervisor.get('idle') === undefined && !isAlive(pid), 20000, 'idle worker to exit');
+    await waitFor(
+      () => supervisor().get('idle') === undefined && !isAlive(pid),
+      20000,
+      'idle worker to exit',
+    );
   });
 
   it('a socket that joins with bad input gets a clear error and changes nothing', async () => {
-    const s = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+    const s = io(live.server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
     await new Promise<void>((r) => s.once('connect', () => r()));
     expect(await request(s, 'join', { roomId: '../etc', displayName: 'x' })).toMatchObject({
       ok: false,
@@ -90,10 +73,10 @@ describe('room worker lifecycle', () => {
       ok: false,
       error: { code: 'conflict' },
     });
-    await createRoom(server, { id: 'sdp-room' });
+    await createRoom(live.server, { id: 'sdp-room' });
     const joined = await request(s, 'join', {
       roomId: 'sdp-room',
-      token: await token(server, 'sdp-room', { identity: 'S' }),
+      token: await token(live.server, 'sdp-room', { identity: 'S' }),
     });
     expect(joined.ok).toBe(true);
     expect(await request(s, 'offer', { sdp: 'not an sdp' })).toMatchObject({

@@ -1,43 +1,13 @@
 import { frameContainsColour, goertzel, rgbToYuv, rmsOf } from '../helpers/media-analysis';
-import { createRoom, token } from '../helpers/api';
-import { startTestServer } from '../helpers/server';
 import { waitFor } from '../helpers/signal';
-import { TestClient } from '../helpers/wrtc-client';
-
-const RED = { r: 220, g: 30, b: 30 };
-const BLUE = { r: 30, g: 60, b: 220 };
+import { BLUE, RED, useLiveServer } from '../helpers/live-room';
 
 describe('a two-party call through the MCU', () => {
-  let server: Awaited<ReturnType<typeof startTestServer>>;
-  const clients: TestClient[] = [];
-
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await server.close();
-  });
+  const live = useLiveServer();
 
   it('gives each participant one picture holding both colours and a mix that carries the other tone only', async () => {
-    await createRoom(server, { id: 'call-1' });
-    const alice = await TestClient.connect(server.url, {
-      roomId: 'call-1',
-      displayName: 'Alice',
-      colour: RED,
-      toneHz: 440,
-      token: await token(server, 'call-1', { identity: 'alice', displayName: 'Alice' }),
-    });
-    clients.push(alice);
-    const bob = await TestClient.connect(server.url, {
-      roomId: 'call-1',
-      displayName: 'Bob',
-      colour: BLUE,
-      toneHz: 880,
-      token: await token(server, 'call-1', { identity: 'bob', displayName: 'Bob' }),
-    });
-    clients.push(bob);
+    const alice = await live.join('call-1', 'alice', { displayName: 'Alice', colour: RED, toneHz: 440 });
+    const bob = await live.join('call-1', 'bob', { displayName: 'Bob', colour: BLUE, toneHz: 880 });
 
     expect(alice.pc.getReceivers().filter((r) => r.track.kind === 'video')).toHaveLength(1);
     expect(alice.pc.getReceivers().filter((r) => r.track.kind === 'audio')).toHaveLength(1);

@@ -3,16 +3,20 @@
  * Kept tiny on purpose (the BullMQ sandbox pattern): wire the IPC channel, install signal
  * handlers, report fatal errors, and make sure the process never outlives its parent.
  */
-import type { ParentToWorkerMessage, WorkerToParentMessage } from '../protocol/media';
-import { serializeError } from '../../src/common/errors';
-import { Logger } from '../../src/common/logger';
+import {
+  WORKER_EXIT_BAD_SETTINGS,
+  type ParentToWorkerMessage,
+  type WorkerToParentMessage,
+} from '../protocol/media';
+import { serializeError } from '../kernel/error-serialization';
+import { Logger } from '../kernel/logger';
 import { WorkerRuntime } from './worker-runtime';
 
 const log = new Logger('media-worker');
 
 if (!process.send) {
   log.error('the media worker must be started by the control plane (it needs an IPC channel)');
-  process.exit(42);
+  process.exit(WORKER_EXIT_BAD_SETTINGS);
 }
 
 const send = (m: WorkerToParentMessage): void => {

@@ -10,6 +10,9 @@ export class MediaClock {
   private next = 0;
   private ticks = 0;
   private skipped = 0;
+  /** How late each tick ran (ms) since the last takeLateness(); a fixed ring, no allocation per tick. */
+  private readonly lateness = new Float64Array(1024);
+  private latenessCount = 0;
 
   constructor(
     readonly periodMs: number,
@@ -27,6 +30,16 @@ export class MediaClock {
 
   get skippedTicks(): number {
     return this.skipped;
+  }
+
+  /** The p95 of tick lateness (ms) since the previous call, and how many ticks it covers. */
+  takeLateness(): { p95Ms: number; ticks: number } {
+    const n = Math.min(this.latenessCount, this.lateness.length);
+    const ticks = this.latenessCount;
+    this.latenessCount = 0;
+    if (n === 0) return { p95Ms: 0, ticks };
+    const sorted = this.lateness.slice(0, n).sort();
+    return { p95Ms: sorted[Math.min(n - 1, Math.floor(n * 0.95))], ticks };
   }
 
   start(): void {
@@ -53,6 +66,7 @@ export class MediaClock {
       this.next += missed * this.periodMs;
     }
     while (this.next <= now && this.timer) {
+      this.lateness[this.latenessCount++ % this.lateness.length] = now - this.next;
       this.onTick(this.ticks++, this.next);
       this.next += this.periodMs;
       now = performance.now();

@@ -2,30 +2,40 @@ import type {
   IceCandidateInit,
   IceServerInit,
   ParticipantRole,
+  NodeNetworkSettings,
   ParticipantSnapshot,
+  PeerConnectionState,
   Profile,
 } from '../protocol/media';
 import { OUTPUT_PROFILES } from '../protocol/media';
-import { ConflictError, InvalidCandidateError, PayloadTooLargeError } from '../../src/common/errors';
-import type { Logger } from '../../src/common/logger';
+import { ConflictError, InvalidCandidateError, PayloadTooLargeError } from '../kernel/errors';
+import type { Logger } from '../kernel/logger';
 import type { I420Frame } from './engine/video/i420';
+import type { ProfileOutput } from './profile-output';
+import { memberSnapshot, type PeerMember } from './room-member';
 import { JitterBuffer } from './engine/audio/jitter-buffer';
 import { FRAME_SAMPLES, SAMPLE_RATE } from './engine/audio/jitter-buffer';
+import { CandidateAnnouncer } from './announced-ip';
 import { withVideoBandwidth } from './sdp';
+import type { RawStat } from './downlink-stats';
+import { AvSync, inboundCounters } from './av-sync';
 import {
   createAudioSink,
   createVideoSink,
   RTCAudioSource,
-  RTCPeerConnection,
+  createPeerConnection,
   type AudioSink,
   type VideoSink,
   type WrtcAudioSource,
   type WrtcPeerConnection,
 } from './wrtc';
 
+/** Longest wait for ICE gathering before an answer goes out with what was gathered. */
+const GATHERING_TIMEOUT_MS = 5000;
+
 export interface PeerEvents {
   onIceCandidate(candidate: IceCandidateInit | null): void;
-  onConnectionState(state: string): void;
+  onConnectionState(state: PeerConnectionState): void;
   /** Inbound tracks appeared or went away: the layout may need a re-plan. */
   onMediaChanged(): void;
 }
@@ -37,6 +47,9 @@ export interface PeerInit {
   profile: Profile;
   iceServers: IceServerInit[];
   maxIceCandidates: number;
+  network: NodeNetworkSettings;
+  /** 'off': the lip-sync delay is estimated and reported but not applied. */
+  avSync?: 'on' | 'off';
 }
 
 /**
@@ -44,18 +57,24 @@ export interface PeerInit {
  * the latest decoded inbound frame, the inbound audio jitter buffer, and this listener's own
  * audio source (its mix-minus differs from everyone else's, so it cannot be shared).
  */
-export class ParticipantPeer {
+export class ParticipantPeer implements PeerMember {
   readonly id: string;
   readonly displayName: string;
   readonly role: ParticipantRole;
   profile: Profile;
+  /**
+   * The profile whose bitrate ceiling the descriptions carry: the one asked for, which may be
+   * above the one served (adaptive downlink, shedding) so that stepping back up needs no offer.
+   */
+  ceiling: Profile;
   audioMuted = false;
   videoMuted = false;
-  connectionState = 'new';
+  connectionState: PeerConnectionState = 'new';
 
-  /** Latest decoded inbound frame and when it arrived (performance.now()). */
-  latestFrame: I420Frame | null = null;
+  /** When the latest decoded inbound frame arrived (performance.now()). */
   lastFrameAt = 0;
+  /** Holds the inbound video back by the audio path's extra delay (lip sync, av-sync.ts). */
+  readonly avSync: AvSync;
   hasAudio = false;
   hasVideo = false;
   readonly jitter = new JitterBuffer();
@@ -87,13 +106,20 @@ export class ParticipantPeer {
     this.displayName = init.displayName;
     this.role = init.role;
     this.profile = init.profile;
+    this.ceiling = init.profile;
+    this.avSync = new AvSync(init.avSync !== 'off');
     this.maxIce = init.maxIceCandidates;
-    this.pc = new RTCPeerConnection({ iceServers: init.iceServers });
+    this.announcer = init.network.announcedIp ? new CandidateAnnouncer(init.network.announcedIp) : null;
+    this.pc = createPeerConnection({
+      iceServers: init.iceServers,
+      ...(init.network.portRange ? { portRange: init.network.portRange } : {}),
+    });
     this.pc.onicecandidate = (e) => {
       const c = e.candidate;
-      this.events.onIceCandidate(
-        c ? { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } : null,
-      );
+      if (!c) return this.events.onIceCandidate(null);
+      const candidate = this.announcer ? this.announcer.candidate(c.candidate) : c.candidate;
+      if (candidate !== null)
+        this.events.onIceCandidate({ candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex });
     };
     this.pc.onconnectionstatechange = () => {
       this.connectionState = this.pc.connectionState;
@@ -103,6 +129,26 @@ export class ParticipantPeer {
   }
 
   private readonly maxIce: number;
+  /** Null without ANNOUNCED_IP: candidates leave as libwebrtc wrote them. */
+  private readonly announcer: CandidateAnnouncer | null;
+
+  /** What a local description looks like to the client (announced address, see announced-ip.ts). */
+  private outbound(sdp: string): string {
+    return this.announcer ? this.announcer.sdp(sdp) : sdp;
+  }
+
+  /** The inbound picture to compose now: the newest frame older than the lip-sync delay. */
+  get latestFrame(): I420Frame | null {
+    return this.avSync.frameAt(performance.now());
+  }
+
+  /** One lip-sync step (about once a second): the receive-path delays from libwebrtc's stats. */
+  async updateAvSync(): Promise<void> {
+    if (this.closed || !this.hasAudio || !this.hasVideo) return;
+    const counters = inboundCounters(await this.pc.getStats());
+    const roomWait = this.jitter.takeMeanWaitMs();
+    if (counters && roomWait !== null) this.avSync.update(counters, roomWait);
+  }
 
   /** The buffer the mixer writes this listener's mix-minus into. */
   get audioOutput(): Int16Array {
@@ -114,29 +160,45 @@ export class ParticipantPeer {
   }
 
   /** Applies a client offer and returns the answer; the first offer attaches our outbound tracks. */
-  async applyOffer(sdp: string, videoTrack: MediaStreamTrack): Promise<string> {
+  async applyOffer(sdp: string, output: ProfileOutput, waitForCandidates = false): Promise<string> {
     if (this.pc.signalingState !== 'stable') {
       throw new ConflictError(`cannot apply an offer in signaling state ${this.pc.signalingState}`);
     }
-    const kbps = OUTPUT_PROFILES[this.profile].maxVideoKbps;
+    const kbps = OUTPUT_PROFILES[this.ceiling].maxVideoKbps;
     await this.pc.setRemoteDescription({ type: 'offer', sdp: withVideoBandwidth(sdp, kbps) });
     if (!this.negotiated) {
       // addTrack after the remote offer reuses the offer's audio/video transceivers, so a
       // sendrecv or recvonly client gets exactly one audio and one video track back.
-      this.videoSender = this.pc.addTrack(videoTrack);
+      this.videoSender = this.pc.addTrack(output.track);
       this.pc.addTrack(this.audioTrack);
       this.negotiated = true;
     }
     const answer = await this.pc.createAnswer();
     await this.pc.setLocalDescription(answer);
-    return this.pc.localDescription?.sdp ?? answer.sdp ?? '';
+    if (waitForCandidates) await this.gathered();
+    return this.outbound(this.pc.localDescription?.sdp ?? answer.sdp ?? '');
+  }
+
+  /** ICE gathering complete (host candidates only take milliseconds; STUN/TURN up to the bound). */
+  private gathered(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        clearInterval(poll);
+        resolve();
+      };
+      const timer = setTimeout(done, GATHERING_TIMEOUT_MS);
+      const poll = setInterval(() => {
+        if (this.closed || this.pc.iceGatheringState === 'complete') done();
+      }, 20);
+    });
   }
 
   async applyAnswer(sdp: string): Promise<void> {
     if (this.pc.signalingState !== 'have-local-offer') {
       throw new ConflictError(`no server offer is waiting for an answer (state ${this.pc.signalingState})`);
     }
-    const kbps = OUTPUT_PROFILES[this.profile].maxVideoKbps;
+    const kbps = OUTPUT_PROFILES[this.ceiling].maxVideoKbps;
     await this.pc.setRemoteDescription({ type: 'answer', sdp: withVideoBandwidth(sdp, kbps) });
   }
 
@@ -149,7 +211,8 @@ export class ParticipantPeer {
     if (!this.negotiated || this.pc.signalingState !== 'stable') return null;
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
-    return this.pc.localDescription?.sdp ?? offer.sdp ?? null;
+    const sdp = this.pc.localDescription?.sdp ?? offer.sdp;
+    return sdp ? this.outbound(sdp) : null;
   }
 
   async addIceCandidate(candidate: IceCandidateInit | null): Promise<void> {
@@ -168,9 +231,26 @@ export class ParticipantPeer {
   }
 
   /** Switches the downlink to another profile's composite without renegotiation. */
-  async switchVideoTrack(profile: Profile, track: MediaStreamTrack): Promise<void> {
-    this.profile = profile;
-    if (this.videoSender) await this.videoSender.replaceTrack(track);
+  async switchProfile(output: ProfileOutput): Promise<void> {
+    this.profile = output.profile.name;
+    if (this.videoSender) await this.videoSender.replaceTrack(output.track);
+  }
+
+  /** The `audio` downlink: no track on the video sender (it stays negotiated; switchProfile resumes it). */
+  async suspendVideo(): Promise<void> {
+    if (this.videoSender) await this.videoSender.replaceTrack(null);
+  }
+
+  /** Every entry of libwebrtc's stats report (the adaptive downlink reads its link from them). */
+  async rawStats(): Promise<RawStat[]> {
+    const out: RawStat[] = [];
+    (await this.pc.getStats()).forEach((s: RawStat) => out.push(s));
+    return out;
+  }
+
+  /** True once the first client offer attached our tracks. */
+  get hasNegotiated(): boolean {
+    return this.negotiated;
   }
 
   /** Video frames sent to this peer so far (encoder output, from libwebrtc's stats). */
@@ -184,17 +264,7 @@ export class ParticipantPeer {
   }
 
   snapshot(): ParticipantSnapshot {
-    return {
-      participantId: this.id,
-      displayName: this.displayName,
-      role: this.role,
-      profile: this.profile,
-      audioMuted: this.audioMuted,
-      videoMuted: this.videoMuted,
-      connectionState: this.connectionState,
-      hasAudio: this.hasAudio,
-      hasVideo: this.hasVideo,
-    };
+    return memberSnapshot(this, this.connectionState);
   }
 
   close(): void {
@@ -207,7 +277,13 @@ export class ParticipantPeer {
     this.videoSink?.stop();
     this.audioSink?.stop();
     this.audioTrack.stop();
+    // A closed member says nothing more: its slot may already belong to its RTP-level successor
+    // (MediaRoom.moveToRtp), whose session a late 'closed' would end.
+    this.pc.onicecandidate = null;
+    this.pc.onconnectionstatechange = null;
+    this.pc.ontrack = null;
     this.pc.close();
+    this.avSync.clear();
   }
 
   private onTrack(track: MediaStreamTrack): void {
@@ -225,8 +301,8 @@ export class ParticipantPeer {
           const v = d as ArrayBufferView;
           frame.data = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
         }
-        this.latestFrame = frame;
         this.lastFrameAt = performance.now();
+        this.avSync.push(frame, this.lastFrameAt);
         if (!this.hasVideo) {
           this.hasVideo = true;
           this.events.onMediaChanged();

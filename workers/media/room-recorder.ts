@@ -1,7 +1,8 @@
 import * as path from 'node:path';
-import type { MediaRequestMap, OutputProfile, Profile } from '../protocol/media';
-import type { Logger } from '../../src/common/logger';
+import type { MediaRequestMap, OutputProfile, Profile, RecordingEndReason } from '../protocol/media';
+import type { Logger } from '../kernel/logger';
 import type { I420Frame } from './engine/video/i420';
+import { RecordingCancelledError } from '../kernel/errors';
 import { RecordingSegmenter } from './recorder/recording-segmenter';
 
 /**
@@ -13,11 +14,13 @@ import { RecordingSegmenter } from './recorder/recording-segmenter';
 export class RoomRecorder {
   readonly recordingId: string;
   readonly profile: Profile;
-  onEnded: (interrupted: boolean, reason: string) => void = () => undefined;
+  onEnded: (interrupted: boolean, reason: RecordingEndReason, detail: string) => void = () => undefined;
   private readonly segmenter: RecordingSegmenter;
   private ended = false;
   /** Media is fed only once ffmpeg runs; until then the room's clocks simply skip the recorder. */
   private running = false;
+  private startup: Promise<void> | null = null;
+  private stopping: Promise<{ interrupted: boolean }> | null = null;
 
   constructor(
     req: MediaRequestMap['recording.start']['req'],
@@ -35,16 +38,31 @@ export class RoomRecorder {
       segmentSeconds: req.segmentSeconds,
       logger: log,
     });
-    this.segmenter.onExit((code, signal) => {
+    this.segmenter.onExit((code, signal, stderr) => {
       if (this.ended) return;
       this.ended = true;
-      this.log.error('recording ffmpeg exited unexpectedly', { code, signal });
-      this.onEnded(true, `ffmpeg exited (code ${code}, signal ${signal})`);
+      // A full disk ends this recording only; the control plane marks it failed with this reason.
+      const diskFull = /No space left on device/i.test(stderr);
+      this.log.error('recording ffmpeg exited unexpectedly', { code, signal, diskFull });
+      this.onEnded(
+        true,
+        diskFull ? 'disk_full' : 'capture-exited',
+        `ffmpeg exited (code ${code}, signal ${signal})`,
+      );
     });
   }
 
+  /**
+   * Spawns the capture. A stop() that arrives meanwhile (the control plane gave up waiting for
+   * this start and sent its compensating stop) wins: the capture is ended as soon as ffmpeg has
+   * started and this rejects with RecordingCancelledError, so no capture outlives the request.
+   */
   async start(): Promise<void> {
-    await this.segmenter.start();
+    const startup = this.segmenter.start();
+    this.startup = startup;
+    await startup;
+    if (this.stopping)
+      throw new RecordingCancelledError(`recording ${this.recordingId} was stopped while starting`);
     this.running = true;
     this.log.info('recording capture started', { ffmpegPid: this.segmenter.pid });
   }
@@ -57,13 +75,42 @@ export class RoomRecorder {
     if (this.running && !this.ended) this.segmenter.pushAudio(samples);
   }
 
-  async stop(): Promise<{ interrupted: boolean }> {
+  /** Whether stop() has been called (the capture is ending or has ended). */
+  get isStopping(): boolean {
+    return this.stopping !== null;
+  }
+
+  /**
+   * Ends the capture in any state: while starting it waits for ffmpeg to be up and then closes
+   * it (its inputs end at once, so nothing is written); concurrent calls share one stop. Rejects
+   * with RecordingCancelledError when the capture never started (its start failed).
+   */
+  stop(): Promise<{ interrupted: boolean }> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<{ interrupted: boolean }> {
+    if (this.ended) return { interrupted: true }; // ffmpeg died: onEnded has already reported it
+    this.running = false;
+    if (!this.startup) {
+      this.ended = true;
+      throw new RecordingCancelledError(`recording ${this.recordingId} never started`);
+    }
+    const started = await this.startup.then(
+      () => true,
+      () => false,
+    );
+    if (!started) {
+      this.ended = true;
+      throw new RecordingCancelledError(`recording ${this.recordingId} failed to start`);
+    }
+    // ffmpeg may have died while it was starting: that end is already reported.
     if (this.ended) return { interrupted: true };
     this.ended = true;
-    this.running = false;
     const result = await this.segmenter.stop();
     this.log.info('recording capture stopped', { ...this.segmenter.stats, interrupted: result.interrupted });
-    this.onEnded(result.interrupted, 'stopped');
+    this.onEnded(result.interrupted, 'stopped', 'stopped');
     return result;
   }
 }

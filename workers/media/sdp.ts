@@ -1,4 +1,4 @@
-import { InvalidSdpError, PayloadTooLargeError } from '../../src/common/errors';
+import { InvalidSdpError, PayloadTooLargeError } from '../kernel/errors';
 
 /**
  * Checks that a client's SDP is plausibly an SDP before libwebrtc sees it: libwebrtc's own

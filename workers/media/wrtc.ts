@@ -41,5 +41,17 @@ export function createAudioSink(track: MediaStreamTrack): AudioSink {
 }
 
 export type WrtcPeerConnection = InstanceType<typeof RTCPeerConnection>;
+
+/**
+ * RTCConfiguration plus @roamhq/wrtc's nonstandard `portRange` (its CHANGELOG): the UDP and
+ * passive-TCP ports of the connection's ICE candidates stay within [min, max].
+ */
+export interface WrtcConfiguration extends RTCConfiguration {
+  portRange?: { min: number; max: number };
+}
+
+export function createPeerConnection(config: WrtcConfiguration): WrtcPeerConnection {
+  return new RTCPeerConnection(config);
+}
 export type WrtcVideoSource = InstanceType<typeof RTCVideoSource>;
 export type WrtcAudioSource = InstanceType<typeof RTCAudioSource>;

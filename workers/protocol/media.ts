@@ -1,14 +1,72 @@
 /**
  * The one catalogue of messages between the control plane (src/media) and a media worker
- * (workers/media). Types only: both sides import it, so a renamed field breaks the build on
- * both ends instead of at run time.
+ * (workers/media), and the media vocabulary both sides (and the browser pages) share. Types and
+ * constants only, no imports from either side: a renamed field breaks the build on both ends
+ * instead of at run time.
+ *
+ * Every allowed-values list is declared once here as an `as const` array; the TypeScript type,
+ * the zod enums (`z.enum(PROFILES)`), the OpenAPI schemas and the pages' pickers derive from it.
  */
+import type { SerializedError } from './errors';
 
-export type Profile = 'low' | 'standard' | 'high';
-export type LayoutKind = 'grid' | 'speaker' | 'pinned';
-export type Fit = 'letterbox' | 'crop';
-export type ParticipantRole = 'publisher' | 'viewer';
-export type MediaKind = 'audio' | 'video';
+export const PROFILES = ['low', 'standard', 'high'] as const;
+export type Profile = (typeof PROFILES)[number];
+
+/**
+ * What a participant's downlink may carry, lowest first: `audio` is its mix-minus alone (the
+ * video sender stays negotiated but is fed nothing, "data saver"), then the composite profiles.
+ * Adaptive downlink (docs/adaptive-downlink.md) steps along this ladder.
+ */
+export const DOWNLINK_PROFILES = ['audio', ...PROFILES] as const;
+export type DownlinkProfile = (typeof DOWNLINK_PROFILES)[number];
+
+/** The lower of two downlink profiles (a served profile is the lowest of every limit on it). */
+export function lowerDownlink(a: DownlinkProfile, b: DownlinkProfile): DownlinkProfile {
+  return DOWNLINK_PROFILES.indexOf(a) <= DOWNLINK_PROFILES.indexOf(b) ? a : b;
+}
+
+/**
+ * Why a participant's served downlink profile changed: `bandwidth` its link (adaptive
+ * downlink), `client` its own request (set-profile), `server-load` the room's quality shedding.
+ */
+export const DOWNLINK_CHANGE_REASONS = ['bandwidth', 'client', 'server-load'] as const;
+export type DownlinkChangeReason = (typeof DOWNLINK_CHANGE_REASONS)[number];
+
+export const LAYOUTS = ['grid', 'speaker', 'pinned'] as const;
+export type LayoutKind = (typeof LAYOUTS)[number];
+
+export const FITS = ['letterbox', 'crop'] as const;
+export type Fit = (typeof FITS)[number];
+
+/** Roles a client may join with (tokens, the join event). */
+export const CLIENT_ROLES = ['publisher', 'viewer'] as const;
+export type ClientRole = (typeof CLIENT_ROLES)[number];
+/** Every participant's role: `ingress` is a stream pushed or pulled in (RTMP, URL), docs/ingress.md. */
+export const ROLES = [...CLIENT_ROLES, 'ingress'] as const;
+export type ParticipantRole = (typeof ROLES)[number];
+
+export const MEDIA_KINDS = ['audio', 'video'] as const;
+export type MediaKind = (typeof MEDIA_KINDS)[number];
+
+/** The values of the standard RTCPeerConnectionState, which libwebrtc reports as is. */
+export const PEER_CONNECTION_STATES = [
+  'new',
+  'connecting',
+  'connected',
+  'disconnected',
+  'failed',
+  'closed',
+] as const satisfies readonly RTCPeerConnectionState[];
+export type PeerConnectionState = (typeof PEER_CONNECTION_STATES)[number];
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Narrows a string (a form field, a query parameter) to one of a list's values. */
+export function isOneOf<T extends string>(values: readonly T[], value: string): value is T {
+  const list: readonly string[] = values;
+  return list.includes(value);
+}
 
 export interface OutputProfile {
   readonly name: Profile;
@@ -24,6 +82,42 @@ export const OUTPUT_PROFILES: Readonly<Record<Profile, OutputProfile>> = {
   standard: { name: 'standard', width: 640, height: 360, fps: 15, maxVideoKbps: 550 },
   high: { name: 'high', width: 1280, height: 720, fps: 30, maxVideoKbps: 1700 },
 };
+
+/** Live egress (docs/egress.md): the room's composite and full mix, encoded with ffmpeg. */
+/** How an RTSP pull receives its RTP: interleaved in the RTSP TCP connection, or over UDP. */
+export const RTSP_TRANSPORTS = ['tcp', 'udp'] as const;
+export type RtspTransport = (typeof RTSP_TRANSPORTS)[number];
+
+export const EGRESS_TYPES = ['rtmp', 'hls'] as const;
+export type EgressType = (typeof EGRESS_TYPES)[number];
+
+/** starting → active → (reconnecting ↔ active) → stopped | failed. */
+export const EGRESS_STATES = ['starting', 'active', 'reconnecting', 'stopped', 'failed'] as const;
+export type EgressState = (typeof EGRESS_STATES)[number];
+export const FINAL_EGRESS_STATES: readonly EgressState[] = ['stopped', 'failed'];
+
+/** URL schemes an RTMP egress may push to (ffmpeg's rtmp and rtmps protocols). */
+export const EGRESS_RTMP_SCHEMES = ['rtmp:', 'rtmps:'] as const;
+
+/**
+ * The encode of each profile for egress: H.264 at a near-constant rate (what RTMP ingest
+ * points expect: -b:v = -maxrate, -bufsize = 2 s), a keyframe every EGRESS_KEYFRAME_SECONDS,
+ * AAC stereo at 128 kbit/s.
+ */
+export const EGRESS_VIDEO_KBPS: Readonly<Record<Profile, number>> = { low: 300, standard: 900, high: 2500 };
+export const EGRESS_H264_PROFILE: Readonly<Record<Profile, 'main' | 'high'>> = {
+  low: 'main',
+  standard: 'main',
+  high: 'high',
+};
+export const EGRESS_AUDIO_KBPS = 128;
+export const EGRESS_KEYFRAME_SECONDS = 2;
+export const EGRESS_HLS_PLAYLIST = 'index.m3u8';
+
+/** Where one egress goes; the control plane fills in the limits from its configuration. */
+export type EgressTarget =
+  | { type: 'rtmp'; url: string; reconnectSeconds: number }
+  | { type: 'hls'; dir: string; segmentSeconds: number; listSize: number };
 
 export interface IceServerInit {
   urls: string | string[];
@@ -46,6 +140,31 @@ export interface RoomMediaSettings {
   /** Largest SDP accepted from a client, in bytes. */
   maxSdpBytes: number;
   maxIceCandidatesPerParticipant: number;
+  /** Quality shedding steps back up after the worker has kept up for this long (ms). */
+  qualityRecoverMs: number;
+  /** False: measure only (load reports go on), never shed. */
+  qualityShedding: boolean;
+  /** Stack of audio-only participants (AUDIO_ONLY_STACK); absent: 'rtp'. */
+  audioOnlyStack?: 'rtp' | 'wrtc';
+  /**
+   * Adaptive downlink (DOWNLINK_ADAPTATION, DOWNLINK_RECOVER_MS): whether each participant's
+   * served profile follows its link, and how long its link must show headroom before a step up.
+   * Absent: on, 15 s.
+   */
+  downlink?: { adaptation: boolean; recoverMs: number };
+  /** Lip sync (AV_SYNC): 'off' estimates and reports the delay but does not hold video back. */
+  avSync?: 'on' | 'off';
+}
+
+/**
+ * How this node's media reaches clients; per node (each machine has its own address), so it
+ * comes with room.init rather than with the room's settings.
+ */
+export interface NodeNetworkSettings {
+  /** Written into every host candidate the worker gives a client instead of the local address. */
+  announcedIp: string | null;
+  /** The ICE ports of every peer connection (RTC_MIN_PORT..RTC_MAX_PORT). */
+  portRange: { min: number; max: number } | null;
 }
 
 export interface ParticipantSnapshot {
@@ -55,9 +174,23 @@ export interface ParticipantSnapshot {
   profile: Profile;
   audioMuted: boolean;
   videoMuted: boolean;
-  connectionState: string;
+  connectionState: PeerConnectionState;
   hasAudio: boolean;
   hasVideo: boolean;
+}
+
+/** One composite encoder shared by every RTP-level receiver of a profile (H.264 endpoints). */
+export interface SharedEncoderStats {
+  profile: Profile;
+  codec: 'h264';
+  receivers: number;
+  framesEncoded: number;
+  keyframes: number;
+  /** Keyframe requests from receivers (PLI/FIR, new receivers) and how many keyframes they forced. */
+  keyframeRequests: number;
+  keyframesForced: number;
+  droppedBusy: number;
+  bytes: number;
 }
 
 export interface RoomStats {
@@ -70,15 +203,30 @@ export interface RoomStats {
   audioUnderruns: number;
   /** p99 event-loop delay of the worker since the previous stats call: its clocks' lateness. */
   eventLoopDelayP99Ms: number;
+  /** Quality shedding level: 0 = full quality, QUALITY_LEVELS.length - 1 = most shed. */
+  qualityLevel: number;
   cpuUserMicros: number;
   cpuSystemMicros: number;
   rssBytes: number;
+  /** The room's shared composite encoders (one per profile with RTP-level receivers). */
+  sharedEncoders: SharedEncoderStats[];
+  /**
+   * Opus encodes of the RTP-level audio downlinks in the last 20 ms frame: the shared full-mix
+   * encode (0 or 1), the listeners' own mix-minus encodes, and the listeners sent the shared
+   * packets instead. wrtc members encode inside libwebrtc, one each, and are not counted.
+   */
+  audioEncodes: { shared: number; own: number; sharedListeners: number };
+  /**
+   * Lip sync per wrtc participant with audio and video (docs/lip-sync.md): the video delay the
+   * receive-path estimate asks for and the one applied now (ms).
+   */
+  avSync?: { participantId: string; estimatedMs: number | null; videoDelayMs: number }[];
 }
 
 /** Parent → worker requests: method name → request body and response body. */
 export interface MediaRequestMap {
   'room.init': {
-    req: { roomId: string; settings: RoomMediaSettings; logLevel: 'debug' | 'info' | 'warn' | 'error' };
+    req: { roomId: string; settings: RoomMediaSettings; network: NodeNetworkSettings; logLevel: LogLevel };
     res: { pid: number };
   };
   'room.update': {
@@ -91,11 +239,19 @@ export interface MediaRequestMap {
     res: void;
   };
   /** Client offer → server answer. */
-  'participant.offer': { req: { participantId: string; sdp: string }; res: { sdp: string } };
+  'participant.offer': {
+    /** waitForCandidates: the answer carries every local candidate (WHIP/WHEP clients do not trickle). */
+    req: { participantId: string; sdp: string; waitForCandidates?: boolean };
+    res: { sdp: string };
+  };
   /** Client answer to a server-initiated offer. */
   'participant.answer': { req: { participantId: string; sdp: string }; res: void };
   'participant.ice': { req: { participantId: string; candidate: IceCandidateInit | null }; res: void };
-  'participant.setProfile': { req: { participantId: string; profile: Profile }; res: void };
+  /** `pin`: the served profile no longer follows the participant's link (adaptation off for it). */
+  'participant.setProfile': {
+    req: { participantId: string; profile: DownlinkProfile; pin?: boolean };
+    res: void;
+  };
   'participant.setMuted': { req: { participantId: string; kind: MediaKind; muted: boolean }; res: void };
   'participant.leave': { req: { participantId: string }; res: void };
   'recording.start': {
@@ -103,43 +259,159 @@ export interface MediaRequestMap {
     res: { startedAt: string };
   };
   'recording.stop': { req: { recordingId: string }; res: { interrupted: boolean } };
+  /**
+   * Starts an egress: the composite of `profile` (in the room's layout, or `layout` when given)
+   * and the full mix, encoded once per (profile, layout) and remuxed to the target.
+   */
+  'egress.start': {
+    req: { egressId: string; profile: Profile; layout: LayoutKind | null; target: EgressTarget };
+    res: void;
+  };
+  'egress.stop': { req: { egressId: string }; res: void };
+  /**
+   * An ingress participant (joined with role `ingress`) opens a loopback port that takes its
+   * stream as FLV (an RTMP publish relayed by the control plane); one connection at a time.
+   */
+  'ingress.listen': { req: { participantId: string }; res: { port: number } };
+  /**
+   * An ingress participant pulls its stream: ffmpeg reads `url` (rtsp, srt, http(s), or a file
+   * path the control plane has checked), at the source's pace when `realtime` (files, HTTP),
+   * looping when `loop`; a live source that fails is reconnected with backoff. `rtspTransport`
+   * for rtsp(s) URLs (null: TCP).
+   */
+  'ingress.pull': {
+    req: {
+      participantId: string;
+      url: string;
+      realtime: boolean;
+      loop: boolean;
+      rtspTransport: RtspTransport | null;
+    };
+    res: void;
+  };
   'worker.close': { req: Record<string, never>; res: void };
 }
 
-/** Worker → parent notifications, delivered in order. */
+/**
+ * How a capture ended. `stopped`: on request, its last segment closed; `capture-exited`: the
+ * capture process (ffmpeg) exited on its own, the recording is interrupted.
+ */
+export const RECORDING_END_REASONS = ['stopped', 'capture-exited', 'disk_full'] as const;
+export type RecordingEndReason = (typeof RECORDING_END_REASONS)[number];
+
+/** Worker → parent notifications, delivered in order: event name → payload. */
 export interface MediaNotificationMap {
   'participant.ice': { participantId: string; candidate: IceCandidateInit | null };
   /** Server-initiated renegotiation: the client answers with participant.answer. */
   'participant.offer': { participantId: string; sdp: string };
-  'participant.connectionState': { participantId: string; state: string };
+  'participant.connectionState': { participantId: string; state: PeerConnectionState };
   'room.activeSpeaker': { participantId: string | null };
-  'recording.ended': { recordingId: string; interrupted: boolean; reason: string };
+  /** The room's quality shedding took one step; `participants` are those whose downlink changed. */
+  'room.quality': {
+    level: number;
+    direction: 'down' | 'up';
+    signals: LoadSignals;
+    participants: { participantId: string; fps: number; profile: Profile }[];
+  };
+  /**
+   * A participant's served downlink profile changed (its link, its request or the room's
+   * shedding). `estimateKbps`: the link estimate that decided a `bandwidth` change.
+   */
+  'participant.downlink': {
+    participantId: string;
+    profile: DownlinkProfile;
+    /** What was served before (equal to `profile` for an answer to a request that changed nothing). */
+    from: DownlinkProfile;
+    requested: DownlinkProfile;
+    pinned: boolean;
+    reason: DownlinkChangeReason;
+    estimateKbps: number | null;
+  };
+  /** Every ~2 s: how the worker keeps up (admission control reads it). */
+  'room.load': LoadSignals & { qualityLevel: number };
+  'recording.ended': {
+    recordingId: string;
+    interrupted: boolean;
+    reason: RecordingEndReason;
+    /** For people: what happened, e.g. "ffmpeg exited (code null, signal SIGKILL)". */
+    detail: string;
+  };
+  /** Every state change of an egress; `error` says why for failed (and reconnecting). */
+  'egress.state': { egressId: string; state: EgressState; error: string | null };
+}
+
+/**
+ * The steps of quality shedding inside a room, from full quality (level 0) down. Audio is never
+ * shed; video first loses frame rate (the composite is made and encoded less often for
+ * everyone), then resolution (receivers of a profile are served the next lower composite).
+ * `fpsCap`: no composite runs faster; `serve`: what a receiver asking for a profile gets.
+ */
+export interface QualityLevel {
+  readonly fpsCap: number;
+  readonly serve: Readonly<Record<Profile, Profile>>;
+}
+const AS_ASKED: Readonly<Record<Profile, Profile>> = { low: 'low', standard: 'standard', high: 'high' };
+export const QUALITY_LEVELS: readonly QualityLevel[] = [
+  { fpsCap: 30, serve: AS_ASKED },
+  { fpsCap: 15, serve: AS_ASKED },
+  { fpsCap: 10, serve: AS_ASKED },
+  { fpsCap: 7.5, serve: AS_ASKED },
+  { fpsCap: 7.5, serve: { low: 'low', standard: 'standard', high: 'standard' } },
+  { fpsCap: 7.5, serve: { low: 'low', standard: 'low', high: 'low' } },
+];
+
+/** Why a worker reported pressure: the figures of the window that decided it. */
+export interface LoadSignals {
+  /** p95 of how late the 10 ms media clock ran its ticks in the window (ms). */
+  tickLatenessP95Ms: number;
+  /** Ticks the clock skipped (stalls longer than its catch-up limit) in the window. */
+  skippedTicks: number;
+  /** p99 event-loop delay of the worker in the window (ms). */
+  loopDelayP99Ms: number;
+  /** Composite frames handed to the encoders that they had not sent yet (max over peers). */
+  encoderBacklogFrames: number;
 }
 
 export type MediaMethod = keyof MediaRequestMap;
 export type MediaEvent = keyof MediaNotificationMap;
 
-/** Errors cross the process boundary as plain data with a stable name. */
-export interface SerializedError {
-  name: string;
-  message: string;
-  code?: string;
-  stack?: string;
-}
-
-export type ParentToWorkerMessage = {
+/**
+ * A request as it travels: for a method M, its data is M's request type. Generic rather than a
+ * union so that the sender builds it from a generic method and the receiver's handler table
+ * (`{ [K in MediaMethod]: (req: MediaRequestMap[K]['req']) => ... }`) takes it without a cast.
+ */
+export interface MediaRequest<M extends MediaMethod = MediaMethod> {
   kind: 'request';
   id: number;
-  method: MediaMethod;
-  data: unknown;
-};
+  method: M;
+  data: MediaRequestMap[M]['req'];
+}
+
+/** A notification as it travels, one variant per event: `switch (n.event)` narrows `n.data`. */
+export type MediaNotification<E extends MediaEvent = MediaEvent> = {
+  [K in E]: { event: K; data: MediaNotificationMap[K] };
+}[E];
+
+export type ParentToWorkerMessage = MediaRequest;
 
 export type WorkerToParentMessage =
   | { kind: 'ready'; pid: number }
+  /** `data` is the response type of the request with this id (MediaRequestMap[method]['res']). */
   | { kind: 'response'; id: number; ok: true; data: unknown }
   | { kind: 'response'; id: number; ok: false; error: SerializedError }
-  | { kind: 'notification'; event: MediaEvent; data: unknown }
+  | ({ kind: 'notification' } & MediaNotification)
   | { kind: 'fatal'; error: SerializedError };
 
-/** Exit code a worker uses when its start-up settings are unusable (not a crash). */
+/**
+ * How long a worker may take to exit after worker.close: closing its peers is quick, but its
+ * recorder lets ffmpeg finish the last segment for up to 15 s, then SIGTERM and 5 s more
+ * (RecordingSegmenter.stop), so that no recorded second is lost. Past this the supervisor sends
+ * SIGTERM, then SIGKILL: the worker is stuck, and its end is counted as a death.
+ */
+export const WORKER_CLOSE_TIMEOUT_MS = 22_000;
+
+/**
+ * Exit code a worker uses when its start-up settings are unusable (not a crash): the
+ * supervisor then reports "rejected its settings" instead of retrying.
+ */
 export const WORKER_EXIT_BAD_SETTINGS = 42;

@@ -10,7 +10,14 @@
  * any → failed                          nothing playable could be produced (failureReason says why)
  * 'ready', 'interrupted' and 'failed' are final; 'interrupted' recordings are playable.
  */
-export type RecordingState = 'recording' | 'finalizing' | 'ready' | 'failed' | 'interrupted';
+export const RECORDING_STATES = ['recording', 'finalizing', 'ready', 'failed', 'interrupted'] as const;
+export type RecordingState = (typeof RECORDING_STATES)[number];
+
+/**
+ * The reason a capture ended (recording.ended) and a recording failed (failureReason) when its
+ * disk filled up: the recording stops, its segments stay on disk, the room goes on.
+ */
+export const DISK_FULL = 'disk_full';
 
 export const FINAL_RECORDING_STATES: readonly RecordingState[] = ['ready', 'failed', 'interrupted'];
 
@@ -30,7 +37,12 @@ export interface RecordingProfile {
   fps: number;
 }
 
-export type RecordingFileKind = 'mp4' | 'webm' | 'thumbnail';
+export const RECORDING_FILE_KINDS = ['mp4', 'webm', 'thumbnail'] as const;
+export type RecordingFileKind = (typeof RECORDING_FILE_KINDS)[number];
+
+/** The files a recording can be downloaded as (`GET /api/recordings/:id/download?format=`). */
+export const DOWNLOAD_FORMATS = ['mp4', 'webm'] as const satisfies readonly RecordingFileKind[];
+export type DownloadFormat = (typeof DOWNLOAD_FORMATS)[number];
 
 export interface RecordingFile {
   /** File name inside the recording directory, e.g. "recording.mp4". */
@@ -99,3 +111,10 @@ export interface FinalizeResult {
   segmentsUsed: number;
   segmentsSkipped: number;
 }
+
+/**
+ * What a recording worker started by the server (RECORDING_WORKER=embedded) tells it over IPC:
+ * `ready` once its signal handlers are in place, i.e. once SIGTERM means "finish the current jobs
+ * and exit 0" rather than death by the signal's default action.
+ */
+export type RecordingWorkerMessage = { kind: 'ready' };

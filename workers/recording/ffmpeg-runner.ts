@@ -1,6 +1,5 @@
 import ffmpeg from 'fluent-ffmpeg';
-import { FfmpegError } from './errors';
-import { runProcess, terminate } from './process-control';
+import { FfmpegError, runProcess, terminate } from '../kernel/process-control';
 
 /**
  * The two ways the recording worker talks to ffmpeg: fluent-ffmpeg commands for encodes and

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { UnrecoverableError } from 'bullmq';
-import type { Logger } from '../../src/common/logger';
+import type { Logger } from '../kernel/logger';
 import {
   RECORDING_FILES,
   SEGMENT_FILE_PATTERN,
@@ -10,9 +10,10 @@ import {
   type RecordingFile,
   type RecordingManifest,
 } from '../protocol/recording';
-import { FfmpegError, RecordingNotFoundError } from './errors';
+import { FfmpegError } from '../kernel/process-control';
+import { RecordingNotFoundError } from '../kernel/recordings/errors';
 import { newCommand, probe, runFfmpeg, type FfmpegPaths } from './ffmpeg-runner';
-import type { ManifestStore } from './manifest-store';
+import type { ManifestStore } from '../kernel/recordings/manifest-store';
 
 export interface FinalizeJob {
   data: FinalizeJobData;

@@ -1,24 +1,17 @@
 import { Worker, type Job } from 'bullmq';
-import type { AppConfig } from '../../src/config/config';
-import type { Logger } from '../../src/common/logger';
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import type { Logger } from '../kernel/logger';
 import {
   FINAL_RECORDING_STATES,
   FINALIZE_QUEUE,
   type FinalizeJobData,
   type FinalizeResult,
 } from '../protocol/recording';
-import { RecordingNotFoundError } from './errors';
+import { RecordingNotFoundError } from '../kernel/recordings/errors';
+import { ManifestStore } from '../kernel/recordings/manifest-store';
+import type { RecordingWorkerConfig } from './config';
 import { finalizeRecording, markFailed } from './finalize';
-import { ManifestStore } from './manifest-store';
-
-export class RedisUrlMissingError extends Error {
-  override readonly name = 'RedisUrlMissingError';
-  constructor() {
-    super(
-      'REDIS_URL is required for a standalone recording worker; the server passes it when it starts the worker',
-    );
-  }
-}
 
 export interface RecordingWorkerOptions {
   /** Tests use a random queue name and key prefix; production uses the defaults. */
@@ -36,6 +29,8 @@ export interface RecordingWorkerHandle {
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
+/** How long an idle worker waits for Redis to acknowledge its close. */
+const IDLE_CLOSE_MS = 2000;
 
 /**
  * The recording worker process minus its process plumbing (main.ts): a BullMQ worker running
@@ -43,21 +38,29 @@ const DAY_MS = 86_400_000;
  * Redis, on one machine or several; BullMQ hands each job to exactly one of them.
  */
 export async function startRecordingWorker(
-  config: AppConfig,
+  config: RecordingWorkerConfig,
   logger: Logger,
   options: RecordingWorkerOptions = {},
 ): Promise<RecordingWorkerHandle> {
-  if (!config.redisUrl) throw new RedisUrlMissingError();
   const store = new ManifestStore(config.recordingsDir, logger);
   const paths = { ffmpegPath: options.ffmpegPath, ffprobePath: options.ffprobePath };
 
+  // Jobs this process is running right now: close() waits for them, and only for them.
+  let running = 0;
   const worker = new Worker<FinalizeJobData, FinalizeResult>(
     options.queueName ?? FINALIZE_QUEUE,
-    (job) => finalizeRecording(job, { store, logger, ...paths }),
+    async (job) => {
+      running++;
+      try {
+        return await finalizeRecording(job, { store, logger, ...paths });
+      } finally {
+        running--;
+      }
+    },
     {
       connection: { url: config.redisUrl },
       prefix: options.prefix,
-      concurrency: config.recording.concurrency,
+      concurrency: config.concurrency,
     },
   );
   worker.on('active', (job) =>
@@ -85,29 +88,56 @@ export async function startRecordingWorker(
   await worker.waitUntilReady();
   logger.info('recording worker started', {
     queue: worker.name,
-    concurrency: config.recording.concurrency,
+    concurrency: config.concurrency,
     recordingsDir: config.recordingsDir,
   });
 
   let sweepTimer: NodeJS.Timeout | undefined;
   let sweeping: Promise<unknown> = Promise.resolve();
-  const retentionDays = config.recording.retentionDays;
+  let lockClient: Redis | null = null;
+  const retentionDays = config.retentionDays;
   if (retentionDays > 0) {
+    const intervalMs = options.retentionSweepIntervalMs ?? HOUR_MS;
+    lockClient = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+    lockClient.on('error', () => undefined);
+    // Same namespace as the queue: the workers that share its jobs share the sweep.
+    const lock = new SweepLock(
+      lockClient,
+      `${options.prefix ?? 'bull'}:${worker.name}:retention-sweep`,
+      intervalMs,
+    );
     const sweep = () => {
-      sweeping = sweepRetention(store, retentionDays, logger).catch((err) =>
-        logger.error('retention sweep failed', { err }),
-      );
+      sweeping = (async () => {
+        if (!(await lock.take())) {
+          logger.debug('retention sweep skipped: another worker swept in this interval');
+          return;
+        }
+        logger.info('retention sweep started', { retentionDays });
+        await sweepRetention(store, retentionDays, logger);
+      })().catch((err) => logger.error('retention sweep failed', { err }));
     };
     sweep();
-    sweepTimer = setInterval(sweep, options.retentionSweepIntervalMs ?? HOUR_MS);
+    sweepTimer = setInterval(sweep, intervalMs);
     sweepTimer.unref();
   }
 
   return {
     async close() {
       clearInterval(sweepTimer);
-      await worker.close();
       await sweeping;
+      lockClient?.disconnect();
+      if (running > 0) {
+        await worker.close();
+      } else {
+        // Nothing to finish. A graceful BullMQ close talks to Redis and, during an outage, waits
+        // for it forever; with no job in hand there is nothing that wait could save.
+        const closing = worker.close(true).catch(() => undefined);
+        const closed = await Promise.race([
+          closing.then(() => true),
+          new Promise<false>((r) => setTimeout(() => r(false), IDLE_CLOSE_MS).unref()),
+        ]);
+        if (!closed) logger.warn('Redis did not answer while closing; leaving without it');
+      }
       logger.info('recording worker stopped');
     },
   };
@@ -139,6 +169,27 @@ async function onFailed(
       `finalize failed after ${job.attemptsMade} attempts: ${err.message}`,
       logger,
     );
+  }
+}
+
+/**
+ * At most one retention sweep per interval in the whole cluster: several recording workers
+ * (on several machines) run the same timer, and the first to take the key sweeps. The key is
+ * never released, it expires with the interval, so a worker that dies mid-sweep blocks nobody
+ * for longer than that. A sweep that ran twice would be harmless (sweepRetention skips what is
+ * gone) but would double the disk scans of a large shared volume.
+ */
+export class SweepLock {
+  private readonly owner = randomUUID();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly key: string,
+    private readonly ttlMs: number,
+  ) {}
+
+  async take(): Promise<boolean> {
+    return (await this.redis.set(this.key, this.owner, 'PX', this.ttlMs, 'NX')) === 'OK';
   }
 }
 

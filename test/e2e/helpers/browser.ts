@@ -20,7 +20,7 @@ export function buildPublic(): void {
  * for the server's active-speaker detection), with autoplay allowed so pages play sound
  * without a click from a person.
  */
-export async function launchChromium(): Promise<Browser> {
+export async function launchChromium(opts: { cameraY4m?: string } = {}): Promise<Browser> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcu-e2e-media-'));
   const tone = path.join(dir, 'tone-440.wav');
   execFileSync('ffmpeg', [
@@ -43,6 +43,8 @@ export async function launchChromium(): Promise<Browser> {
       '--use-fake-device-for-media-stream',
       '--use-fake-ui-for-media-stream',
       `--use-file-for-fake-audio-capture=${tone}`,
+      // A camera of one known colour instead of the moving test pattern, for content checks.
+      ...(opts.cameraY4m ? [`--use-file-for-fake-video-capture=${opts.cameraY4m}`] : []),
       '--autoplay-policy=no-user-gesture-required',
       '--disable-background-networking',
       '--disable-gpu',

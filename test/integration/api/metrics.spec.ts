@@ -1,62 +1,44 @@
 import { MetricsService } from '../../../src/metrics/metrics.service';
-import { startTestServer } from '../../helpers/server';
+import { RecordingWorkerProcess } from '../../../src/recordings/recording-worker-process';
+import { sample } from '../../helpers/metrics';
+import { expectWorkerDeaths } from '../../helpers/worker-deaths';
 import { createRoom, token } from '../../helpers/api';
 import { waitFor } from '../../helpers/signal';
 import { TestClient } from '../../helpers/wrtc-client';
-
-/** The value of one sample line of a Prometheus text exposition, or undefined. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const m = /^([a-z_]+)(\{([^}]*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[4]);
-  }
-  return undefined;
-}
+import { useLiveServer } from '../../helpers/live-room';
 
 describe('GET /metrics', () => {
-  let server: Awaited<ReturnType<typeof startTestServer>>;
-  const clients: TestClient[] = [];
-
-  beforeAll(async () => {
-    server = await startTestServer({ METRICS_POLL_MS: '300' });
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await server.close();
-  });
+  const live = useLiveServer({ METRICS_POLL_MS: '300' });
+  const { clients } = live;
 
   async function scrape(): Promise<string> {
-    const res = await fetch(`${server.url}/metrics`);
+    const res = await fetch(`${live.server.url}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/plain');
     return res.text();
   }
 
   it('reports rooms, participants, per-worker CPU and memory, composed fps, underruns and job states', async () => {
-    await createRoom(server, { id: 'measured' });
-    await createRoom(server, { id: 'idle-room' });
+    await createRoom(live.server, { id: 'measured' });
+    await createRoom(live.server, { id: 'idle-room' });
     for (const [identity, role] of [
       ['m1', 'publisher'],
       ['m2', 'publisher'],
       ['mv', 'viewer'],
     ] as const) {
       clients.push(
-        await TestClient.connect(server.url, {
+        await TestClient.connect(live.server.url, {
           roomId: 'measured',
           displayName: identity,
           role,
           colour: role === 'publisher' ? { r: 200, g: 10, b: 10 } : undefined,
           toneHz: role === 'publisher' ? 440 : undefined,
-          token: await token(server, 'measured', { identity, role }),
+          token: await token(live.server, 'measured', { identity, role }),
         }),
       );
     }
     await waitFor(() => clients.every((c) => c.framesReceived > 0), 45000, 'frames');
-    const metrics = server.app.get(MetricsService);
+    const metrics = live.server.app.get(MetricsService);
     let text = '';
     await waitFor(
       () => {
@@ -87,5 +69,26 @@ describe('GET /metrics', () => {
     for (const state of ['waiting', 'active', 'completed', 'failed', 'delayed']) {
       expect(sample(text, 'mcu_recording_jobs', { state })).toBeGreaterThanOrEqual(0);
     }
+  });
+
+  it('counts a worker killed by a signal as a death (mcu_worker_deaths_total), and the recording worker comes back', async () => {
+    const recordingWorker = live.server.app.get(RecordingWorkerProcess);
+    const pid = recordingWorker.pid as number;
+    expect(pid).toBeGreaterThan(0);
+    expect(sample(await scrape(), 'mcu_worker_deaths_total', { kind: 'recording' })).toBeUndefined();
+    expectWorkerDeaths(live.server, 1);
+    process.kill(pid, 'SIGKILL');
+    let text = '';
+    await waitFor(
+      () => {
+        void scrape().then((t) => (text = t));
+        return sample(text, 'mcu_worker_deaths_total', { kind: 'recording', signal: 'SIGKILL' }) === 1;
+      },
+      15000,
+      'the death to be counted',
+      200,
+    );
+    await waitFor(() => (recordingWorker.pid ?? pid) !== pid, 15000, 'the recording worker to be restarted');
+    expect(text).toContain('# TYPE mcu_worker_deaths_total counter');
   });
 });

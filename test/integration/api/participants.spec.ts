@@ -1,49 +1,23 @@
 import { MediaSupervisor } from '../../../src/media/media-supervisor.service';
 import { frameContainsColour, goertzel, rgbToYuv } from '../../helpers/media-analysis';
-import { startTestServer } from '../../helpers/server';
-import { api, createRoom, token } from '../../helpers/api';
+import { api, createRoom } from '../../helpers/api';
 import { waitFor } from '../../helpers/signal';
-import { TestClient } from '../../helpers/wrtc-client';
-
-const RED = { r: 220, g: 30, b: 30 };
-const BLUE = { r: 30, g: 60, b: 220 };
-
-type Server = Awaited<ReturnType<typeof startTestServer>>;
+import type { TestClientOptions } from '../../helpers/wrtc-client';
+import { BLUE, RED, useLiveServer } from '../../helpers/live-room';
 
 describe('participants REST API with live peers', () => {
-  let server: Server;
-  const clients: TestClient[] = [];
+  const live = useLiveServer();
 
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await server.close();
-  });
-
-  async function join(
-    roomId: string,
-    identity: string,
-    extra: Partial<Parameters<typeof TestClient.connect>[1]> = {},
-  ) {
-    const t = await token(server, roomId, {
-      identity,
-      displayName: identity.toUpperCase(),
-      role: extra.role,
-    });
-    const c = await TestClient.connect(server.url, { roomId, displayName: identity, token: t, ...extra });
-    clients.push(c);
-    return c;
-  }
+  /** Token display name in capitals: what the server reports is the token's, not the client's. */
+  const join = (roomId: string, identity: string, extra: Partial<TestClientOptions> = {}) =>
+    live.join(roomId, identity, { displayName: identity.toUpperCase(), ...extra });
 
   it('lists live participants, also in the room view, with identity, role and mute state', async () => {
-    await createRoom(server, { id: 'listing' });
+    await createRoom(live.server, { id: 'listing' });
     const a = await join('listing', 'ann', { colour: RED });
     const v = await join('listing', 'vic', { role: 'viewer' });
     const res = await api<{ participants: Record<string, unknown>[] }>(
-      server,
+      live.server,
       '/api/rooms/listing/participants',
     );
     expect(res.status).toBe(200);
@@ -64,10 +38,10 @@ describe('participants REST API with live peers', () => {
         role: 'viewer',
       }),
     ]);
-    const room = await api<Record<string, unknown>>(server, '/api/rooms/listing');
+    const room = await api<Record<string, unknown>>(live.server, '/api/rooms/listing');
     expect(room.body).toMatchObject({ active: true, participants: res.body.participants });
     const list = await api<{ rooms: { id: string; participantCount: number; active: boolean }[] }>(
-      server,
+      live.server,
       '/api/rooms',
     );
     expect(list.body.rooms.find((r) => r.id === 'listing')).toMatchObject({
@@ -77,7 +51,7 @@ describe('participants REST API with live peers', () => {
   });
 
   it("a server-side audio mute takes the participant's voice out of the others' mix, and unmute brings it back", async () => {
-    await createRoom(server, { id: 'hush' });
+    await createRoom(live.server, { id: 'hush' });
     const talker = await join('hush', 'talker', { toneHz: 880 });
     const listener = await join('hush', 'listener', { toneHz: 0 });
     const hears = () => goertzel(listener.recentAudio(500), listener.audioSampleRate, 880);
@@ -87,7 +61,7 @@ describe('participants REST API with live peers', () => {
       'the listener to hear the tone',
     );
 
-    const muted = await api(server, `/api/rooms/hush/participants/${talker.participantId}/mute`, {
+    const muted = await api(live.server, `/api/rooms/hush/participants/${talker.participantId}/mute`, {
       method: 'POST',
       body: { kind: 'audio' },
     });
@@ -105,7 +79,7 @@ describe('participants REST API with live peers', () => {
       });
     }
 
-    const unmuted = await api(server, `/api/rooms/hush/participants/${talker.participantId}/unmute`, {
+    const unmuted = await api(live.server, `/api/rooms/hush/participants/${talker.participantId}/unmute`, {
       method: 'POST',
       body: { kind: 'audio' },
     });
@@ -114,12 +88,12 @@ describe('participants REST API with live peers', () => {
   });
 
   it("a server-side video mute takes the participant's picture out of the composite", async () => {
-    await createRoom(server, { id: 'blind' });
+    await createRoom(live.server, { id: 'blind' });
     const red = await join('blind', 'red', { colour: RED });
     const blue = await join('blind', 'blue', { colour: BLUE });
     const seesRed = () => !!blue.latestFrame && frameContainsColour(blue.latestFrame, rgbToYuv(RED));
     await waitFor(seesRed, 45000, 'red in the picture');
-    const res = await api(server, `/api/rooms/blind/participants/${red.participantId}/mute`, {
+    const res = await api(live.server, `/api/rooms/blind/participants/${red.participantId}/mute`, {
       method: 'POST',
       body: { kind: 'video' },
     });
@@ -132,18 +106,20 @@ describe('participants REST API with live peers', () => {
   });
 
   it('mute bodies are validated', async () => {
-    await createRoom(server, { id: 'mutebody' });
+    await createRoom(live.server, { id: 'mutebody' });
     const c = await join('mutebody', 'm', { toneHz: 0 });
     const path = `/api/rooms/mutebody/participants/${c.participantId}/mute`;
-    expect((await api(server, path, { method: 'POST', body: {} })).status).toBe(400);
-    expect((await api(server, path, { method: 'POST', body: { kind: 'screen' } })).status).toBe(422);
+    expect((await api(live.server, path, { method: 'POST', body: {} })).status).toBe(400);
+    expect((await api(live.server, path, { method: 'POST', body: { kind: 'screen' } })).status).toBe(422);
   });
 
   it('kicking a participant sends it `kicked`, disconnects it and tells the others', async () => {
-    await createRoom(server, { id: 'kick' });
+    await createRoom(live.server, { id: 'kick' });
     const stay = await join('kick', 'stay', { colour: BLUE });
     const go = await join('kick', 'go', { colour: RED });
-    const res = await api(server, `/api/rooms/kick/participants/${go.participantId}`, { method: 'DELETE' });
+    const res = await api(live.server, `/api/rooms/kick/participants/${go.participantId}`, {
+      method: 'DELETE',
+    });
     expect(res.status).toBe(204);
     await waitFor(() => go.socket.disconnected, 10000, 'the kicked socket to be disconnected');
     expect(go.eventsNamed('kicked')).toEqual([{ reason: 'kicked', message: expect.any(String) }]);
@@ -153,20 +129,21 @@ describe('participants REST API with live peers', () => {
       reason: 'kicked',
     });
     const list = await api<{ participants: { participantId: string }[] }>(
-      server,
+      live.server,
       '/api/rooms/kick/participants',
     );
     expect(list.body.participants.map((p) => p.participantId)).toEqual([stay.participantId]);
     expect(
-      (await api(server, `/api/rooms/kick/participants/${go.participantId}`, { method: 'DELETE' })).status,
+      (await api(live.server, `/api/rooms/kick/participants/${go.participantId}`, { method: 'DELETE' }))
+        .status,
     ).toBe(404);
   });
 
   it('pinning a participant changes the layout live and tells everyone', async () => {
-    await createRoom(server, { id: 'pin' });
+    await createRoom(live.server, { id: 'pin' });
     const a = await join('pin', 'a', { colour: RED });
     const b = await join('pin', 'b', { colour: BLUE });
-    const res = await api(server, '/api/rooms/pin', {
+    const res = await api(live.server, '/api/rooms/pin', {
       method: 'PATCH',
       body: { layout: 'pinned', pinnedParticipantId: b.participantId },
     });
@@ -182,23 +159,26 @@ describe('participants REST API with live peers', () => {
         pinnedParticipantId: b.participantId,
       });
     }
-    expect((await api(server, '/api/rooms/pin')).body).toMatchObject({
+    expect((await api(live.server, '/api/rooms/pin')).body).toMatchObject({
       layout: 'pinned',
       pinnedParticipantId: b.participantId,
     });
   });
 
   it('a token for a room full of publishers is refused with 409, a viewer token is not', async () => {
-    await createRoom(server, { id: 'tiny', maxParticipants: 1 });
+    await createRoom(live.server, { id: 'tiny', maxParticipants: 1 });
     await join('tiny', 'first', { toneHz: 0 });
-    const res = await api(server, '/api/rooms/tiny/tokens', { method: 'POST', body: { identity: 'second' } });
+    const res = await api(live.server, '/api/rooms/tiny/tokens', {
+      method: 'POST',
+      body: { identity: 'second' },
+    });
     expect(res).toMatchObject({
       status: 409,
       body: { error: 'room_full', message: expect.stringContaining('full') },
     });
     expect(
       (
-        await api(server, '/api/rooms/tiny/tokens', {
+        await api(live.server, '/api/rooms/tiny/tokens', {
           method: 'POST',
           body: { identity: 'second', role: 'viewer' },
         })
@@ -206,18 +186,19 @@ describe('participants REST API with live peers', () => {
     ).toBe(201);
     // The identity already inside may get a token again (to reconnect).
     expect(
-      (await api(server, '/api/rooms/tiny/tokens', { method: 'POST', body: { identity: 'first' } })).status,
+      (await api(live.server, '/api/rooms/tiny/tokens', { method: 'POST', body: { identity: 'first' } }))
+        .status,
     ).toBe(201);
   });
 
   it('deleting a room ends it for everyone, frees its worker and forgets it', async () => {
-    await createRoom(server, { id: 'ending' });
+    await createRoom(live.server, { id: 'ending' });
     const a = await join('ending', 'a', { colour: RED });
     const b = await join('ending', 'b', { toneHz: 0 });
-    const supervisor = server.app.get(MediaSupervisor);
+    const supervisor = live.server.app.get(MediaSupervisor);
     const pid = supervisor.get('ending')?.pid;
     expect(pid).toBeGreaterThan(0);
-    expect((await api(server, '/api/rooms/ending', { method: 'DELETE' })).status).toBe(204);
+    expect((await api(live.server, '/api/rooms/ending', { method: 'DELETE' })).status).toBe(204);
     expect(supervisor.get('ending')).toBeUndefined();
     for (const c of [a, b]) {
       await waitFor(() => c.socket.disconnected, 10000, 'sockets to be disconnected');
@@ -225,6 +206,6 @@ describe('participants REST API with live peers', () => {
         { roomId: 'ending', reason: 'deleted', message: expect.any(String) },
       ]);
     }
-    expect((await api(server, '/api/rooms/ending')).status).toBe(404);
+    expect((await api(live.server, '/api/rooms/ending')).status).toBe(404);
   });
 });

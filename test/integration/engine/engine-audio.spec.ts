@@ -1,28 +1,19 @@
 import { goertzel, rmsOf } from '../../helpers/media-analysis';
-import { startTestServer } from '../../helpers/server';
 import { waitFor } from '../../helpers/signal';
 import { TestClient } from '../../helpers/wrtc-client';
+import { useLiveServer } from '../../helpers/live-room';
 
 const TONES = [440, 660, 880];
 
 describe('mix-minus audio by content (real worker, real wrtc clients)', () => {
-  let server: Awaited<ReturnType<typeof startTestServer>>;
-  const clients: TestClient[] = [];
-
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await server.close();
-  });
+  const live = useLiveServer();
+  const { clients } = live;
 
   it('three participants each hear the two other tones and never their own', async () => {
     const room: TestClient[] = [];
     for (let i = 0; i < 3; i++) {
       room.push(
-        await TestClient.connect(server.url, {
+        await TestClient.connect(live.server.url, {
           roomId: 'tones',
           displayName: `T${i}`,
           toneHz: TONES[i],
@@ -48,35 +39,46 @@ describe('mix-minus audio by content (real worker, real wrtc clients)', () => {
   });
 
   it('two full-scale inputs are clamped, not wrapped: the listener still hears two clean tones', async () => {
-    const loudA = await TestClient.connect(server.url, {
+    const loudA = await TestClient.connect(live.server.url, {
       roomId: 'loud',
       displayName: 'LA',
       toneHz: 440,
       toneAmplitude: 1,
     });
-    const loudB = await TestClient.connect(server.url, {
+    const loudB = await TestClient.connect(live.server.url, {
       roomId: 'loud',
       displayName: 'LB',
       toneHz: 660,
       toneAmplitude: 1,
     });
-    const listener = await TestClient.connect(server.url, { roomId: 'loud', displayName: 'L', toneHz: 0 });
+    const listener = await TestClient.connect(live.server.url, {
+      roomId: 'loud',
+      displayName: 'L',
+      toneHz: 0,
+    });
     clients.push(loudA, loudB, listener);
     await waitFor(() => rmsOf(listener.recentAudio(500)) > 0.3, 45000, 'loud audio at the listener');
-    const pcm = listener.recentAudio(1000);
     // Wrap-around turns overflow into full-scale jumps of opposite sign (broadband clicks);
-    // clamping keeps the energy in the two tones and their low harmonics.
-    const inTones =
+    // clamping keeps the energy in the two tones and their low harmonics. On a loaded machine the
+    // receiver's jitter buffer stretches and conceals audio now and then, which spreads energy
+    // too, so the tones are looked for in any clean half second within a while, not in one
+    // snapshot; the clicks that wrapping makes would be in every one of them.
+    const inTones = (pcm: Int16Array) =>
       goertzel(pcm, listener.audioSampleRate, 440) + goertzel(pcm, listener.audioSampleRate, 660);
-    expect(inTones).toBeGreaterThan(0.3);
+    await waitFor(() => inTones(listener.recentAudio(500)) > 0.3, 20000, 'two clean tones');
+    const pcm = listener.recentAudio(1000);
     let jumps = 0;
     for (let i = 1; i < pcm.length; i++) if (Math.abs(pcm[i] - pcm[i - 1]) > 40000) jumps++;
     expect(jumps).toBe(0);
   });
 
   it('the loudest sustained speaker becomes the active speaker, announced to everyone', async () => {
-    const quiet = await TestClient.connect(server.url, { roomId: 'speak', displayName: 'Quiet', toneHz: 0 });
-    const talker = await TestClient.connect(server.url, {
+    const quiet = await TestClient.connect(live.server.url, {
+      roomId: 'speak',
+      displayName: 'Quiet',
+      toneHz: 0,
+    });
+    const talker = await TestClient.connect(live.server.url, {
       roomId: 'speak',
       displayName: 'Talker',
       toneHz: 300,

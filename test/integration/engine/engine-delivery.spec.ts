@@ -1,10 +1,7 @@
 import { frameContainsColour, rgbToYuv } from '../../helpers/media-analysis';
-import { startTestServer } from '../../helpers/server';
 import { waitFor } from '../../helpers/signal';
 import { TestClient } from '../../helpers/wrtc-client';
-
-const RED = { r: 220, g: 30, b: 30 };
-const BLUE = { r: 30, g: 60, b: 220 };
+import { BLUE, RED, useLiveServer } from '../../helpers/live-room';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -16,6 +13,22 @@ async function receivedKbps(c: TestClient, windowMs: number): Promise<number> {
   return ((b.bytesReceived - a.bytesReceived) * 8) / (b.at - a.at);
 }
 
+/**
+ * An upper bound of the largest gap between two decoded frames, from libwebrtc's native
+ * inter-frame statistics between two readings: no delay can exceed the mean by more than
+ * sqrt(n·variance). Native, so a stall of this (heavily loaded) test process is not counted.
+ */
+function largestGapBoundMs(
+  a: { frames: number; sum: number; sumSq: number },
+  b: { frames: number; sum: number; sumSq: number },
+): number {
+  const n = b.frames - a.frames;
+  const sum = b.sum - a.sum;
+  const sumSq = b.sumSq - a.sumSq;
+  const mean = sum / n;
+  return (mean + Math.sqrt(Math.max(0, sumSq - (sum * sum) / n))) * 1000;
+}
+
 function largestGapMs(times: number[], from: number): number {
   const t = times.filter((x) => x >= from);
   let gap = 0;
@@ -24,26 +37,17 @@ function largestGapMs(times: number[], from: number): number {
 }
 
 describe('downlink delivery: codecs, profiles, smooth joins and leaves', () => {
-  let server: Awaited<ReturnType<typeof startTestServer>>;
-  const clients: TestClient[] = [];
-
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await server.close();
-  });
+  const live = useLiveServer();
+  const { clients } = live;
 
   it('a VP8-only client and a VP9-only client in one room both receive the mix in their own codec', async () => {
-    const vp8 = await TestClient.connect(server.url, {
+    const vp8 = await TestClient.connect(live.server.url, {
       roomId: 'codecs',
       displayName: 'V8',
       colour: RED,
       videoCodecs: ['VP8'],
     });
-    const vp9 = await TestClient.connect(server.url, {
+    const vp9 = await TestClient.connect(live.server.url, {
       roomId: 'codecs',
       displayName: 'V9',
       colour: BLUE,
@@ -65,13 +69,13 @@ describe('downlink delivery: codecs, profiles, smooth joins and leaves', () => {
   });
 
   it('a participant picks a profile at join, switches during the call, and the received size and bitrate follow', async () => {
-    const sender = await TestClient.connect(server.url, {
+    const sender = await TestClient.connect(live.server.url, {
       roomId: 'profiles',
       displayName: 'S',
       colour: RED,
       noise: true,
     });
-    const low = await TestClient.connect(server.url, {
+    const low = await TestClient.connect(live.server.url, {
       roomId: 'profiles',
       displayName: 'L',
       colour: BLUE,
@@ -112,13 +116,13 @@ describe('downlink delivery: codecs, profiles, smooth joins and leaves', () => {
   });
 
   it('joins and leaves cause no long video gap and no audio dropout for the others', async () => {
-    const watcher = await TestClient.connect(server.url, {
+    const watcher = await TestClient.connect(live.server.url, {
       roomId: 'smooth',
       displayName: 'W',
       colour: RED,
       toneHz: 0,
     });
-    const talker = await TestClient.connect(server.url, {
+    const talker = await TestClient.connect(live.server.url, {
       roomId: 'smooth',
       displayName: 'T',
       colour: BLUE,
@@ -132,8 +136,9 @@ describe('downlink delivery: codecs, profiles, smooth joins and leaves', () => {
     );
     const from = Date.now();
     const samplesBefore = watcher.audioSamplesReceived;
+    const statsBefore = await watcher.videoInterFrameStats();
     for (let i = 0; i < 3; i++) {
-      const guest = await TestClient.connect(server.url, {
+      const guest = await TestClient.connect(live.server.url, {
         roomId: 'smooth',
         displayName: `G${i}`,
         colour: RED,
@@ -144,9 +149,15 @@ describe('downlink delivery: codecs, profiles, smooth joins and leaves', () => {
       await sleep(700);
     }
     const elapsed = Date.now() - from;
+    const bound = largestGapBoundMs(statsBefore, await watcher.videoInterFrameStats());
+    // Logged for the record: this figure includes stalls of the test process itself (server,
+    // clients and jest share it), which is why the assertion uses the native statistics.
+    process.stdout.write(
+      `largest video gap: ≤ ${bound.toFixed(0)} ms (native), ${largestGapMs(watcher.frameTimes, from)} ms (JS)\n`,
+    );
     // 15 fps = 67 ms per frame; a generous bound for a loaded CI machine (the strict figure is
     // the benchmark's). Kurento's composite freezes for 1-2 s on a leave.
-    expect(largestGapMs(watcher.frameTimes, from)).toBeLessThan(700);
+    expect(bound).toBeLessThan(700);
     // Audio kept flowing at (nearly) its real rate through every join and leave.
     const received = watcher.audioSamplesReceived - samplesBefore;
     expect(received / 48).toBeGreaterThan(elapsed * 0.8);

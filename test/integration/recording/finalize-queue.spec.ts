@@ -2,13 +2,12 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
-import { loadConfig } from '../../../src/config/config';
 import type { FinalizeJobData, FinalizeResult } from '../../../workers/protocol/recording';
 import { finalizeRecording } from '../../../workers/recording/finalize';
-import { ManifestStore } from '../../../workers/recording/manifest-store';
-import { enqueueFinalize, FINALIZE_JOB_OPTIONS } from '../../../workers/recording/queue';
+import { ManifestStore } from '../../../workers/kernel/recordings/manifest-store';
+import { enqueueFinalize, FINALIZE_JOB_OPTIONS } from '../../../workers/kernel/recordings/finalize-queue';
+import { loadRecordingWorkerConfig } from '../../../workers/recording/config';
 import {
-  RedisUrlMissingError,
   startRecordingWorker,
   type RecordingWorkerHandle,
 } from '../../../workers/recording/recording-worker';
@@ -43,7 +42,11 @@ describe('finalize through a real BullMQ queue and recording worker', () => {
     queue = new Queue<FinalizeJobData, FinalizeResult>(queueName, { connection, prefix });
     events = new QueueEvents(queueName, { connection, prefix });
     await events.waitUntilReady();
-    const config = loadConfig({ REDIS_URL: redisUrl, RECORDINGS_DIR: root, RECORDING_CONCURRENCY: '2' });
+    const config = loadRecordingWorkerConfig({
+      REDIS_URL: redisUrl,
+      RECORDINGS_DIR: root,
+      RECORDING_CONCURRENCY: '2',
+    });
     worker = await startRecordingWorker(config, logger, { queueName, prefix });
   });
 
@@ -204,7 +207,7 @@ describe('transient failures', () => {
       prefix,
     });
     const events = new QueueEvents(queueName, { connection: { url: redisUrl }, prefix });
-    const config = loadConfig({ REDIS_URL: redisUrl, RECORDINGS_DIR: root });
+    const config = loadRecordingWorkerConfig({ REDIS_URL: redisUrl, RECORDINGS_DIR: root });
     const worker = await startRecordingWorker(config, logger, {
       queueName,
       prefix,
@@ -231,12 +234,5 @@ describe('transient failures', () => {
       await queue.obliterate({ force: true });
       await queue.close();
     }
-  });
-});
-
-describe('startRecordingWorker', () => {
-  it('refuses to start without a Redis URL', async () => {
-    const config = loadConfig({ RECORDINGS_DIR: '/tmp/unused' });
-    await expect(startRecordingWorker(config, logger)).rejects.toBeInstanceOf(RedisUrlMissingError);
   });
 });

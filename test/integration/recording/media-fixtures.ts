@@ -6,9 +6,9 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Logger, setLogSink } from '../../../src/common/logger';
+import { Logger, setLogSink } from '../../../workers/kernel/logger';
 import type { RecordingManifest } from '../../../workers/protocol/recording';
-import { runProcess } from '../../../workers/recording/process-control';
+import { runProcess } from '../../../workers/kernel/process-control';
 import {
   AUDIO_SAMPLE_RATE,
   AUDIO_SAMPLES_PER_PUSH,

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs/promises';
 import { RecordingSegmenter } from '../../../workers/media/recorder/recording-segmenter';
 import { finalizeRecording } from '../../../workers/recording/finalize';
-import { ManifestStore } from '../../../workers/recording/manifest-store';
+import { ManifestStore } from '../../../workers/kernel/recordings/manifest-store';
 import {
   captureLogs,
   decodeAudio,

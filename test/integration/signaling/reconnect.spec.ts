@@ -1,38 +1,16 @@
 import { frameContainsColour, rgbToYuv } from '../../helpers/media-analysis';
-import { startTestServer } from '../../helpers/server';
-import { api, createRoom, token } from '../../helpers/api';
+import { api, createRoom } from '../../helpers/api';
 import { waitFor } from '../../helpers/signal';
-import { TestClient } from '../../helpers/wrtc-client';
-
-const RED = { r: 220, g: 30, b: 30 };
-const BLUE = { r: 30, g: 60, b: 220 };
+import type { Rgb } from '../../../workers/media/engine/video/i420';
+import { BLUE, RED, useLiveServer } from '../../helpers/live-room';
 
 describe('the same identity joining again (reconnect after a network change)', () => {
-  let server: Awaited<ReturnType<typeof startTestServer>>;
-  const clients: TestClient[] = [];
+  const live = useLiveServer();
 
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await server.close();
-  });
-
-  async function join(roomId: string, identity: string, colour: typeof RED) {
-    const c = await TestClient.connect(server.url, {
-      roomId,
-      displayName: identity,
-      colour,
-      token: await token(server, roomId, { identity }),
-    });
-    clients.push(c);
-    return c;
-  }
+  const join = (roomId: string, identity: string, colour: Rgb) => live.join(roomId, identity, { colour });
 
   it('replaces the old session: same participant id, old socket kicked, one entry, media on the new connection', async () => {
-    await createRoom(server, { id: 'roam' });
+    await createRoom(live.server, { id: 'roam' });
     const other = await join('roam', 'other', BLUE);
     const first = await join('roam', 'mover', RED);
     await waitFor(
@@ -46,7 +24,10 @@ describe('the same identity joining again (reconnect after a network change)', (
     await waitFor(() => first.socket.disconnected, 10000, 'the old socket to be disconnected');
     expect(first.eventsNamed('kicked')).toEqual([{ reason: 'replaced', message: expect.any(String) }]);
 
-    const list = await api<{ participants: { identity: string }[] }>(server, '/api/rooms/roam/participants');
+    const list = await api<{ participants: { identity: string }[] }>(
+      live.server,
+      '/api/rooms/roam/participants',
+    );
     expect(list.body.participants.map((p) => p.identity).sort()).toEqual(['mover', 'other']);
     await waitFor(
       () => other.eventsNamed('participant-joined').length >= 2,
@@ -72,28 +53,28 @@ describe('the same identity joining again (reconnect after a network change)', (
   });
 
   it('the old connection closing late does not remove the new session', async () => {
-    await createRoom(server, { id: 'late' });
+    await createRoom(live.server, { id: 'late' });
     const first = await join('late', 'phone', RED);
     const second = await join('late', 'phone', RED);
     await first.close();
     await waitFor(() => first.socket.disconnected, 10000, 'old socket closed');
     const list = await api<{ participants: { participantId: string }[] }>(
-      server,
+      live.server,
       '/api/rooms/late/participants',
     );
     expect(list.body.participants.map((p) => p.participantId)).toEqual([second.participantId]);
   });
 
   it('a server mute survives a reconnect', async () => {
-    await createRoom(server, { id: 'stubborn' });
+    await createRoom(live.server, { id: 'stubborn' });
     const first = await join('stubborn', 'loud', RED);
-    await api(server, `/api/rooms/stubborn/participants/${first.participantId}/mute`, {
+    await api(live.server, `/api/rooms/stubborn/participants/${first.participantId}/mute`, {
       method: 'POST',
       body: { kind: 'audio' },
     });
     const second = await join('stubborn', 'loud', RED);
     const list = await api<{ participants: Record<string, unknown>[] }>(
-      server,
+      live.server,
       '/api/rooms/stubborn/participants',
     );
     expect(list.body.participants).toEqual([

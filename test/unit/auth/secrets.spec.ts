@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadConfig } from '../../../src/config/config';
-import { setLogSink } from '../../../src/common/logger';
+import { setLogSink } from '../../../workers/kernel/logger';
 import { loadOrCreateSecrets, secretsFile } from '../../../src/auth/secrets';
 
 describe('secrets for a zero-config start', () => {

@@ -1,4 +1,4 @@
-import { setLogSink } from '../../../src/common/logger';
+import { setLogSink } from '../../../workers/kernel/logger';
 import {
   I420Frame,
   createI420,

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Logger, setLogSink } from '../../../src/common/logger';
+import { Logger, setLogSink } from '../../../workers/kernel/logger';
 import type { RecordingManifest } from '../../../workers/protocol/recording';
-import { ManifestStore } from '../../../workers/recording/manifest-store';
+import { ManifestStore } from '../../../workers/kernel/recordings/manifest-store';
 import { sweepRetention } from '../../../workers/recording/recording-worker';
 
 const logs: string[] = [];

@@ -1,7 +1,7 @@
 import { BadRequestError, UnprocessableError } from '../../../src/common/errors';
 import { parseOrThrow } from '../../../src/common/zod-validation.pipe';
 import { createRoomSchema, createTokenSchema } from '../../../src/rooms/rooms.schemas';
-import { sdpSendsMedia } from '../../../src/rooms/sdp-direction';
+import { sdpSendsMedia } from '../../../src/signaling/sdp-direction';
 
 describe('request validation', () => {
   it('a wrong type, a missing field or an unknown field is a 400', () => {

@@ -2,11 +2,12 @@ import { execFile, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants, createWriteStream, type WriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import ffmpeg from 'fluent-ffmpeg';
-import type { Logger } from '../../../src/common/logger';
+import type { Logger } from '../../kernel/logger';
 import { RECORDING_FILES } from '../../protocol/recording';
-import { DEFAULT_TERM_GRACE_MS, settlesWithin, terminate } from '../../recording/process-control';
+import { DEFAULT_TERM_GRACE_MS, settlesWithin, terminate } from '../../kernel/process-control';
 import { FrameSizeError, SegmenterStateError } from './errors';
 import { FrameBufferPool } from './frame-buffer-pool';
 
@@ -28,6 +29,19 @@ export interface RecordingSegmenterOptions {
   stopTimeoutMs?: number;
   /** Video frames allowed to wait for ffmpeg's stdin before new ones are dropped. */
   maxQueuedVideoFrames?: number;
+  /**
+   * Raw frames ffmpeg itself may hold between reading its stdin and encoding them (its input
+   * thread's queue, `-thread_queue_size` of the video input). Default VIDEO_THREAD_QUEUE_FRAMES.
+   */
+  ffmpegVideoQueueFrames?: number;
+  /** Bytes of audio allowed to wait for the FIFO before ticks are dropped. Default 10 s. */
+  maxAudioBacklogBytes?: number;
+  /**
+   * Instead of segment files: ffmpeg's output options (codecs, muxer) and a stream that takes its
+   * stdout. Live egress uses this (workers/media/egress): the raw feed and its A/V pacing are
+   * the same, only the encode and where it goes differ.
+   */
+  output?: { options: string[]; stream: Writable };
 }
 
 export interface SegmenterStats {
@@ -39,15 +53,37 @@ export interface SegmenterStats {
   videoFramesSkipped: number;
   /** Frames lost to back-pressure (ffmpeg not draining stdin). */
   videoFramesDropped: number;
+  /**
+   * Audio samples not written because ffmpeg had not read the last `maxAudioBacklogBytes` (it is
+   * stuck). They are not counted as written, so video stays in step and the file skips that time.
+   */
+  audioSamplesDropped: number;
 }
 
-export type SegmenterExitListener = (code: number | null, signal: NodeJS.Signals | null) => void;
+/** `stderr` is the tail of ffmpeg's error output: it says why (e.g. "No space left on device"). */
+export type SegmenterExitListener = (
+  code: number | null,
+  signal: NodeJS.Signals | null,
+  stderr: string,
+) => void;
 
 type State = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' | 'died';
 
 const AUDIO_FIFO = 'audio.fifo';
-/** ~10 s of audio waiting for ffmpeg means it is stuck: say so (audio is still never dropped). */
-const AUDIO_BACKLOG_WARN_BYTES = AUDIO_SAMPLE_RATE * 2 * 10;
+/**
+ * ~10 s of audio waiting for ffmpeg (on top of the FIFO's 64 KB and ffmpeg's own ~20 s input
+ * queue) means it is stuck: from there on audio ticks are dropped instead of queued.
+ */
+const AUDIO_BACKLOG_MAX_BYTES = AUDIO_SAMPLE_RATE * 2 * 10;
+/**
+ * ffmpeg's own queue of raw video frames between its stdin reader thread and the encoder. It was
+ * 512 (ffmpeg's advice for live inputs): at 1280x720 that is 707 MB of raw frames ffmpeg will
+ * buffer when x264 falls behind (measured: capture ffmpeg RSS 531 MB fed in real time with frames
+ * x264 could not encode in time, 757 MB at 3x; 270-500 MB in the soak benchmark), and a stop
+ * then waits for all of it to be encoded. With a short queue ffmpeg stops reading stdin instead,
+ * our own bounded queue (maxQueuedVideoFrames) fills and frames are dropped, counted and logged.
+ */
+export const VIDEO_THREAD_QUEUE_FRAMES = 8;
 
 /**
  * Turns the room's composed I420 frames and mixed PCM into MPEG-TS segments (H.264 + AAC) with
@@ -69,6 +105,7 @@ export class RecordingSegmenter {
   private readonly frameBytes: number;
   private readonly stopTimeoutMs: number;
   private readonly maxQueuedFrames: number;
+  private readonly maxAudioBacklogBytes: number;
   private state: State = 'idle';
   private command: ffmpeg.FfmpegCommand | undefined;
   private proc: ChildProcess | undefined;
@@ -82,13 +119,14 @@ export class RecordingSegmenter {
   private lastFrame: Buffer | undefined;
   private queuedFrames = 0;
   private dropping = false;
-  private audioBacklogWarned = false;
+  private droppingAudio = false;
   private readonly counters: SegmenterStats = {
     audioSamplesWritten: 0,
     videoFramesWritten: 0,
     videoFramesDuplicated: 0,
     videoFramesSkipped: 0,
     videoFramesDropped: 0,
+    audioSamplesDropped: 0,
   };
 
   constructor(private readonly opts: RecordingSegmenterOptions) {
@@ -105,6 +143,7 @@ export class RecordingSegmenter {
     this.pool = new FrameBufferPool(this.frameBytes);
     this.stopTimeoutMs = opts.stopTimeoutMs ?? 15000;
     this.maxQueuedFrames = opts.maxQueuedVideoFrames ?? Math.max(2, Math.ceil(fps / 3));
+    this.maxAudioBacklogBytes = opts.maxAudioBacklogBytes ?? AUDIO_BACKLOG_MAX_BYTES;
   }
 
   get pid(): number | undefined {
@@ -125,7 +164,7 @@ export class RecordingSegmenter {
     this.state = 'starting';
     const { dir, width, height, fps, segmentSeconds } = this.opts;
     const segmentsDir = path.join(dir, RECORDING_FILES.segmentsDir);
-    await fs.mkdir(segmentsDir, { recursive: true });
+    await fs.mkdir(this.opts.output ? dir : segmentsDir, { recursive: true });
     const fifo = path.join(dir, AUDIO_FIFO);
     await fs.rm(fifo, { force: true }); // left over by a crashed capture of this recording
     await promisify(execFile)('mkfifo', ['-m', '600', fifo]);
@@ -138,7 +177,7 @@ export class RecordingSegmenter {
         '-pix_fmt yuv420p',
         `-s ${width}x${height}`,
         `-r ${fps}`,
-        '-thread_queue_size 512',
+        `-thread_queue_size ${this.opts.ffmpegVideoQueueFrames ?? VIDEO_THREAD_QUEUE_FRAMES}`,
       ])
       .input(fifo)
       // Raw PCM has nothing to probe; without these ffmpeg waits for ~0.5 s of (real-time) audio
@@ -150,26 +189,33 @@ export class RecordingSegmenter {
         '-thread_queue_size 512',
         '-probesize 32',
         '-analyzeduration 0',
-      ])
-      .outputOptions([
-        '-map 0:v',
-        '-map 1:a',
-        '-c:v libx264',
-        '-preset veryfast',
-        '-tune zerolatency',
-        '-pix_fmt yuv420p',
-        // A keyframe exactly every segment: each segment then decodes on its own, and a crash
-        // loses at most the segment being written.
-        `-g ${gop}`,
-        `-keyint_min ${gop}`,
-        '-sc_threshold 0',
-        '-c:a aac',
-        '-b:a 96k',
-        '-f segment',
-        `-segment_time ${segmentSeconds}`,
-        '-segment_format mpegts',
-      ])
-      .output(path.join(segmentsDir, 'seg-%05d.ts'));
+      ]);
+    if (this.opts.output) {
+      command
+        .outputOptions(['-map 0:v', '-map 1:a', ...this.opts.output.options])
+        .output(this.opts.output.stream);
+    } else {
+      command
+        .outputOptions([
+          '-map 0:v',
+          '-map 1:a',
+          '-c:v libx264',
+          '-preset veryfast',
+          '-tune zerolatency',
+          '-pix_fmt yuv420p',
+          // A keyframe exactly every segment: each segment then decodes on its own, and a crash
+          // loses at most the segment being written.
+          `-g ${gop}`,
+          `-keyint_min ${gop}`,
+          '-sc_threshold 0',
+          '-c:a aac',
+          '-b:a 96k',
+          '-f segment',
+          `-segment_time ${segmentSeconds}`,
+          '-segment_format mpegts',
+        ])
+        .output(path.join(segmentsDir, 'seg-%05d.ts'));
+    }
     if (this.opts.ffmpegPath) command.setFfmpegPath(this.opts.ffmpegPath);
     command.addOption('-hide_banner').addOption('-loglevel', 'warning').addOption('-nostats');
     this.command = command;
@@ -232,7 +278,8 @@ export class RecordingSegmenter {
     buf.set(frame.data);
     this.setLastFrame(buf);
     this.writeFrame(buf, copies - held);
-    if (copies < due) this.noteDrop(due - copies);
+    // Slots left unfilled are not lost frames: the next accepted frame fills them (duplicates).
+    if (copies < due) this.noteDrop(0);
     else if (this.dropping) {
       this.dropping = false;
       this.log.info('recording video caught up', { droppedSoFar: this.counters.videoFramesDropped });
@@ -240,18 +287,39 @@ export class RecordingSegmenter {
     return true;
   }
 
-  /** Writes 10 ms of mono 48 kHz PCM. Audio is never dropped: it is the clock. */
+  /**
+   * Writes 10 ms of mono 48 kHz PCM. Audio is the clock and is dropped only when ffmpeg has
+   * stopped reading it (more than maxAudioBacklogBytes waiting): a dropped tick is not counted,
+   * so video (due from the audio count) pauses with it and the file skips that time in sync.
+   */
   pushAudio(samples: Int16Array): boolean {
     if (!this.acceptsMedia('pushAudio') || !this.audioOut) return false;
+    const backlog = this.audioOut.writableLength;
+    if (backlog >= this.maxAudioBacklogBytes) {
+      this.counters.audioSamplesDropped += samples.length;
+      if (!this.droppingAudio) {
+        this.droppingAudio = true;
+        this.log.warn('ffmpeg is not reading recording audio: dropping it', {
+          backlogBytes: backlog,
+          droppedSamplesSoFar: this.counters.audioSamplesDropped,
+        });
+      }
+      return false;
+    }
+    if (this.droppingAudio) {
+      this.droppingAudio = false;
+      this.log.info('recording audio caught up', { droppedSamplesSoFar: this.counters.audioSamplesDropped });
+    }
     // Copy: the mixer reuses its output buffer on the next tick. s16le matches the host byte
     // order on every platform we run on (x86-64, arm64).
     this.audioOut.write(Buffer.from(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength)));
     this.counters.audioSamplesWritten += samples.length;
-    if (this.audioOut.writableLength > AUDIO_BACKLOG_WARN_BYTES && !this.audioBacklogWarned) {
-      this.audioBacklogWarned = true;
-      this.log.warn('ffmpeg is not reading recording audio', { backlogBytes: this.audioOut.writableLength });
-    }
     return true;
+  }
+
+  /** Bytes waiting in our queues for ffmpeg: raw video frames on stdin and audio for the FIFO. */
+  get backlogBytes(): { video: number; audio: number } {
+    return { video: this.queuedFrames * this.frameBytes, audio: this.audioOut?.writableLength ?? 0 };
   }
 
   /**
@@ -324,7 +392,7 @@ export class RecordingSegmenter {
     this.log.error('recording ffmpeg died', { pid: this.proc?.pid, code, signal, stderr: this.stderrText() });
     for (const listener of this.exitListeners) {
       try {
-        listener(code, signal);
+        listener(code, signal, this.stderrText());
       } catch (err) {
         this.log.error('recording exit listener threw', { err });
       }
@@ -401,6 +469,7 @@ export class RecordingSegmenter {
     if (previous) this.pool.release(previous);
   }
 
+  /** `frames`: pushed frames not written at all (0: only behind, slots to be filled later). */
   private noteDrop(frames: number): void {
     this.counters.videoFramesDropped += frames;
     if (!this.dropping) {

@@ -29,6 +29,9 @@ export class JitterBuffer {
   private count = 0;
   private playing = false;
   private underrunCount = 0;
+  /** Σ samples buffered at each successful read, and the reads: the buffer's mean wait (lip sync). */
+  private depthSum = 0;
+  private depthReads = 0;
 
   // Linear resampler state, kept across pushes so chunk boundaries leave no clicks:
   // the next output sample sits `phase / SAMPLE_RATE` input samples after `previous`.
@@ -56,6 +59,20 @@ export class JitterBuffer {
   /** Whole 10 ms frames ready to read. */
   get depth(): number {
     return Math.floor(this.count / FRAME_SAMPLES);
+  }
+
+  /**
+   * Mean time (ms) a sample waited here since the previous call, by Little's law: the mean
+   * occupancy (seen just before each read, less the half frame the read then takes on average)
+   * over the 48 kHz throughput. Null when nothing was read.
+   */
+  takeMeanWaitMs(): number | null {
+    const reads = this.depthReads;
+    const sum = this.depthSum;
+    this.depthReads = 0;
+    this.depthSum = 0;
+    if (reads === 0) return null;
+    return (sum / reads - FRAME_SAMPLES / 2) / (SAMPLE_RATE / 1000);
   }
 
   reset(): void {
@@ -113,6 +130,8 @@ export class JitterBuffer {
       out.fill(0, 0, FRAME_SAMPLES);
       return false;
     }
+    this.depthSum += this.count;
+    this.depthReads++;
     // Reads start on frame boundaries of the ring (drops are whole frames too), so a read is
     // one memcpy from a view made at construction: a JS copy loop measured 8x slower and
     // subarray() per read would allocate.

@@ -3,7 +3,9 @@
  * join, leave or layout change, never per frame. Tiles are even-aligned so each tile owns
  * whole 2x2 chroma blocks and neighbours never bleed into each other.
  */
-export type LayoutKind = 'grid' | 'speaker' | 'pinned';
+import type { LayoutKind } from '../../../protocol/media';
+
+export type { LayoutKind };
 
 export interface Tile {
   participantId: string;

@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Logger } from '../../../../src/common/logger';
+import { Logger } from '../../../kernel/logger';
 import type { I420Frame } from './i420';
 import type { Rect, ScalePlan } from './scale-plan';
 

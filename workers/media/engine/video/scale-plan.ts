@@ -5,7 +5,9 @@
  * Building tables costs allocations and divisions; a room re-uses a handful of geometries
  * for thousands of frames, so the per-frame scaler only does table look-ups.
  */
-export type Fit = 'letterbox' | 'crop';
+import type { Fit } from '../../../protocol/media';
+
+export type { Fit };
 
 export interface Rect {
   x: number;

@@ -1,0 +1,370 @@
+/**
+ * The adaptive-downlink scenario (issue #15 item 2, docs/adaptive-downlink.md): one receiver
+ * asking for `standard` runs in a network namespace of its own behind a tbf-shaped veth (its
+ * downlink only), three publishers with busy pictures stay on the host, unconstrained. The link
+ * goes free (3000 kbit/s) → narrow (300 or 150) → free, and the scenario reports, per variant:
+ * time to adapt down, freezes on the constrained receiver (before and once adapted), fps and
+ * frame size at the smaller profile, time to recover, and the publishers' received fps (the
+ * others must not notice). The variant with DOWNLINK_ADAPTATION=off is what the issue measured
+ * before. Needs root (ip netns, tc); skipped otherwise.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { DownlinkProfile } from '../workers/protocol/media';
+import type { ProfileChangedEvent } from '../workers/protocol/signaling';
+import { adminRequest, createRoom, type ServerEndpoint } from './control-api';
+import { ServerProcess } from './server-process';
+import { SyntheticParticipant } from './synthetic-participant';
+import { canShapeLinks, createShapedLink, type ShapedLink } from '../test/helpers/shaped-link';
+
+const ROOT = path.resolve(__dirname, '../..');
+const JOIN_TIMEOUT_MS = 15_000;
+const PUBLISHERS = 3;
+/** Gaps between two frames this long or longer count as freezes (the issue's target). */
+const FREEZE_MS = 500;
+
+export interface DownlinkVariant {
+  name: string;
+  narrowKbit: number;
+  adaptation: boolean;
+}
+
+export const DOWNLINK_VARIANTS: DownlinkVariant[] = [
+  { name: 'off-300', narrowKbit: 300, adaptation: false },
+  { name: 'on-300', narrowKbit: 300, adaptation: true },
+  { name: 'on-150', narrowKbit: 150, adaptation: true },
+];
+
+export interface DownlinkVariantResult {
+  variant: DownlinkVariant;
+  status: 'ok' | 'failed';
+  error?: string;
+  /** Seconds from the link narrowing to the first step down / to the last one before it freed. */
+  adaptDownS: number | null;
+  /** Where adaptation settled while narrow (null: no step). */
+  narrowProfile: DownlinkProfile | null;
+  stepsWhileNarrow: DownlinkProfile[];
+  /** Longest gap between two frames from the narrowing to 2 s after the first step down, ms. */
+  worstFreezeAtDropMs: number;
+  /** From then until the link frees, while video was served: gaps >= 500 ms, and the longest. */
+  freezesSettled: number;
+  worstFreezeSettledMs: number;
+  /** Received fps and frame width over that window, while video was served. */
+  fpsSettled: number | null;
+  widthSettled: number | null;
+  /** Seconds of the adapted window served audio only. */
+  audioOnlyS: number;
+  /** Seconds from the link freeing to being served `standard` again (null: not within the phase). */
+  recoverS: number | null;
+  fpsAfterRecovery: number | null;
+  /** Every profile-changed the receiver got, seconds from the start of the narrow phase. */
+  events: { t: number; profile: DownlinkProfile; reason: string }[];
+  /** Mean received fps of the unconstrained publishers while the link was free, and narrow. */
+  othersFpsFree: number | null;
+  othersFpsNarrow: number | null;
+}
+
+export interface DownlinkBenchResult {
+  date: string;
+  cores: number;
+  loadavgStart: number[];
+  loadavgEnd: number[];
+  phases: { freeS: number; narrowS: number; recoverS: number; recoverMs: number };
+  variants: DownlinkVariantResult[];
+  skipped?: string;
+}
+
+interface ViewerLine {
+  at?: number;
+  frames?: number;
+  size?: { width: number; height: number } | null;
+  longGaps?: [number, number][];
+  profileEvents?: (ProfileChangedEvent & { at: number })[];
+  error?: string;
+}
+
+export interface DownlinkBenchOptions {
+  variants?: DownlinkVariant[];
+  freeS?: number;
+  narrowS?: number;
+  recoverS?: number;
+  progress: (line: string) => void;
+  track: (close: () => Promise<void> | void) => () => void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runAdaptiveDownlink(opts: DownlinkBenchOptions): Promise<DownlinkBenchResult> {
+  const phases = { freeS: opts.freeS ?? 20, narrowS: opts.narrowS ?? 40, recoverS: opts.recoverS ?? 50 };
+  const result: DownlinkBenchResult = {
+    date: new Date().toISOString(),
+    cores: os.cpus().length,
+    loadavgStart: os.loadavg().map(round2),
+    loadavgEnd: [],
+    phases: { ...phases, recoverMs: 15_000 },
+    variants: [],
+  };
+  if (!canShapeLinks()) {
+    result.skipped = 'needs root with ip netns and tc';
+    return result;
+  }
+  for (const v of opts.variants ?? DOWNLINK_VARIANTS) {
+    opts.progress(`variant ${v.name}`);
+    result.variants.push(await runVariant(v, phases, opts));
+  }
+  result.loadavgEnd = os.loadavg().map(round2);
+  return result;
+}
+
+async function runVariant(
+  variant: DownlinkVariant,
+  phases: { freeS: number; narrowS: number; recoverS: number },
+  opts: DownlinkBenchOptions,
+): Promise<DownlinkVariantResult> {
+  let link: ShapedLink | null = null;
+  const server = new ServerProcess();
+  const publishers: SyntheticParticipant[] = [];
+  let viewer: ChildProcess | null = null;
+  const close = async () => {
+    viewer?.kill('SIGTERM');
+    for (const p of publishers) p.close();
+    await server.stop();
+    link?.destroy();
+  };
+  const untrack = opts.track(close);
+  const out: DownlinkVariantResult = {
+    variant,
+    status: 'ok',
+    adaptDownS: null,
+    narrowProfile: null,
+    stepsWhileNarrow: [],
+    worstFreezeAtDropMs: 0,
+    freezesSettled: 0,
+    worstFreezeSettledMs: 0,
+    fpsSettled: null,
+    widthSettled: null,
+    audioOnlyS: 0,
+    recoverS: null,
+    fpsAfterRecovery: null,
+    events: [],
+    othersFpsFree: null,
+    othersFpsNarrow: null,
+  };
+  try {
+    const shaped = createShapedLink('dlb', '10.234');
+    link = shaped;
+    const shape = (kbit: number) => shaped.shape(kbit);
+    shape(3000);
+
+    await server.start({ HOST: shaped.hostIp, DOWNLINK_ADAPTATION: variant.adaptation ? 'on' : 'off' });
+    const roomId = `downlink-${variant.name}`;
+    await createRoom(server, { roomId, profile: 'standard', maxParticipants: 8 });
+    for (let i = 0; i < PUBLISHERS; i++) {
+      const p = new SyntheticParticipant(i, roomId, 'standard');
+      p.sender.busy = true;
+      const joined = await p.join(server, JOIN_TIMEOUT_MS);
+      publishers.push(p);
+      await p.connect(joined);
+      p.sender.start();
+      const ids = publishers.map((x) => x.participantId);
+      for (const x of publishers) x.setRoomOrder(ids);
+    }
+
+    const token = await viewerToken(server, roomId);
+    const lines: ViewerLine[] = [];
+    const proc = shaped.spawnNode(path.join(ROOT, 'test/fixtures/netns/downlink-viewer.js'), {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, MCU_URL: server.url, MCU_ROOM: roomId, MCU_TOKEN: token },
+      stderr: 'ignore',
+    });
+    viewer = proc;
+    let buf = '';
+    proc.stdout?.on('data', (b: Buffer) => {
+      buf += b.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        lines.push(JSON.parse(buf.slice(0, i)) as ViewerLine);
+        buf = buf.slice(i + 1);
+      }
+    });
+    const last = () => lines[lines.length - 1] ?? {};
+    const deadline = Date.now() + 40_000;
+    while (!((last().frames ?? 0) > 30) && !last().error && Date.now() < deadline) await sleep(250);
+    if (last().error || !((last().frames ?? 0) > 30))
+      throw new Error(`the receiver got no picture: ${JSON.stringify(last())}`);
+
+    const othersFrames = () => publishers.reduce((s, p) => s + p.framesTotal, 0);
+    let f0 = othersFrames();
+    await sleep(phases.freeS * 1000);
+    out.othersFpsFree = round1((othersFrames() - f0) / PUBLISHERS / phases.freeS);
+
+    const narrowAt = Date.now();
+    shape(variant.narrowKbit);
+    opts.progress(`${variant.name}: link narrowed to ${variant.narrowKbit} kbit/s`);
+    f0 = othersFrames();
+    await sleep(phases.narrowS * 1000);
+    out.othersFpsNarrow = round1((othersFrames() - f0) / PUBLISHERS / phases.narrowS);
+    const freeAt = Date.now();
+    shape(3000);
+    opts.progress(`${variant.name}: link free again`);
+    const endAt = freeAt + phases.recoverS * 1000;
+    while (Date.now() < endAt) {
+      const ev = last().profileEvents ?? [];
+      const e = ev[ev.length - 1];
+      if (variant.adaptation && e && e.at > freeAt && e.profile === 'standard' && Date.now() - e.at > 5000)
+        break; // recovered and 5 s of pictures to count
+      await sleep(500);
+    }
+    const stopAt = Date.now();
+
+    const events = last().profileEvents ?? [];
+    out.events = events.map((e) => ({
+      t: round1((e.at - narrowAt) / 1000),
+      profile: e.profile,
+      reason: e.reason,
+    }));
+    const downs = events.filter((e) => e.reason === 'bandwidth' && e.at >= narrowAt && e.at < freeAt);
+    out.stepsWhileNarrow = downs.map((e) => e.profile);
+    out.adaptDownS = downs.length ? round1((downs[0].at - narrowAt) / 1000) : null;
+    out.narrowProfile = downs.length ? downs[downs.length - 1].profile : null;
+    // What was served at a time: the last event before it (the requested profile before any).
+    const servedAt = (t: number): DownlinkProfile => {
+      let p: DownlinkProfile = 'standard';
+      for (const e of events) if (e.at <= t) p = e.profile;
+      return p;
+    };
+    // "At the drop": from the narrowing to 2 s after the first step (or the whole narrow phase).
+    const adaptedAt = downs.length ? downs[0].at + 2000 : narrowAt + 2000;
+    const gaps = lines.flatMap((l) => l.longGaps ?? []);
+    out.worstFreezeAtDropMs = Math.max(
+      0,
+      ...gaps.filter(([at]) => at >= narrowAt && at < adaptedAt).map(([, ms]) => ms),
+    );
+    // Once adapted: gaps while video was served (no frames on `audio` is no freeze).
+    const videoGaps = gaps.filter(
+      ([at, ms]) =>
+        at >= adaptedAt && at < freeAt && servedAt(at - ms) !== 'audio' && servedAt(at) !== 'audio',
+    );
+    out.freezesSettled = videoGaps.filter(([, ms]) => ms >= FREEZE_MS).length;
+    out.worstFreezeSettledMs = Math.max(0, ...videoGaps.map(([, ms]) => ms));
+    const video = videoWindow(lines, adaptedAt, freeAt, servedAt);
+    out.fpsSettled = video.fps;
+    out.widthSettled = video.width;
+    out.audioOnlyS = video.audioS;
+    const up = events.find((e) => e.at >= freeAt && e.profile === 'standard');
+    out.recoverS = up ? round1((up.at - freeAt) / 1000) : null;
+    if (up) out.fpsAfterRecovery = window(lines, up.at + 1000, stopAt).fps;
+    opts.progress(
+      `${variant.name}: down after ${out.adaptDownS ?? '-'} s to ${out.narrowProfile ?? '-'}, ` +
+        `fps ${out.fpsSettled ?? '-'} at ${out.widthSettled ?? '-'} px wide, ` +
+        `${out.freezesSettled} freezes settled, recovered after ${out.recoverS ?? '-'} s`,
+    );
+  } catch (err) {
+    out.status = 'failed';
+    out.error = (err as Error).message;
+    opts.progress(`${variant.name} failed: ${out.error}`);
+  } finally {
+    await close();
+    untrack();
+  }
+  return out;
+}
+
+/**
+ * Over [from, to): frames per second while video was served (pairs of consecutive lines both
+ * on a video profile), the last frame width seen then, and the seconds served audio only.
+ */
+function videoWindow(
+  lines: ViewerLine[],
+  from: number,
+  to: number,
+  servedAt: (t: number) => DownlinkProfile,
+): { fps: number | null; width: number | null; audioS: number } {
+  const inside = lines.filter((l) => (l.at ?? 0) >= from && (l.at ?? 0) < to);
+  let frames = 0;
+  let ms = 0;
+  let audioMs = 0;
+  let width: number | null = null;
+  for (let i = 1; i < inside.length; i++) {
+    const a = inside[i - 1];
+    const b = inside[i];
+    const dt = (b.at ?? 0) - (a.at ?? 0);
+    if (servedAt(a.at ?? 0) === 'audio' || servedAt(b.at ?? 0) === 'audio') {
+      audioMs += dt;
+      continue;
+    }
+    frames += (b.frames ?? 0) - (a.frames ?? 0);
+    ms += dt;
+    width = b.size?.width ?? width;
+  }
+  return { fps: ms > 0 ? round1(frames / (ms / 1000)) : null, width, audioS: round1(audioMs / 1000) };
+}
+
+/** Frames per second and the last frame width over [from, to) from the receiver's lines. */
+function window(lines: ViewerLine[], from: number, to: number): { fps: number | null; width: number | null } {
+  const inside = lines.filter((l) => (l.at ?? 0) >= from && (l.at ?? 0) < to);
+  if (inside.length < 2) return { fps: null, width: null };
+  const a = inside[0];
+  const b = inside[inside.length - 1];
+  const fps = ((b.frames ?? 0) - (a.frames ?? 0)) / (((b.at ?? 0) - (a.at ?? 0)) / 1000);
+  return { fps: round1(fps), width: b.size?.width ?? null };
+}
+
+async function viewerToken(server: ServerEndpoint, roomId: string): Promise<string> {
+  const res = await adminRequest<{ token: string }>(server, 'POST', `/api/rooms/${roomId}/tokens`, {
+    identity: `constrained-${randomBytes(3).toString('hex')}`,
+    displayName: 'constrained',
+    role: 'viewer',
+  });
+  if (res.status !== 201 || !res.body) throw new Error(`token: ${res.status}`);
+  return res.body.token;
+}
+
+export function adaptiveDownlinkMarkdown(r: DownlinkBenchResult, command: string): string {
+  const out = [
+    '# Adaptive downlink (bench/adaptive-downlink.ts)',
+    '',
+    `${r.date}, ${r.cores} cores, load average ${r.loadavgStart.join(' / ')} → ${r.loadavgEnd.join(' / ')}.`,
+    `Command: \`${command}\`.`,
+    '',
+    `One receiver asking for \`standard\` in a network namespace, its downlink shaped with tbf: ` +
+      `3000 kbit/s for ${r.phases.freeS} s, narrow for ${r.phases.narrowS} s, 3000 again for up to ` +
+      `${r.phases.recoverS} s. Three publishers with busy pictures, unconstrained. ` +
+      `Freezes: gaps between two received frames of ${FREEZE_MS} ms or more.`,
+    '',
+  ];
+  if (r.skipped) return [...out, `Skipped: ${r.skipped}.`, ''].join('\n');
+  out.push(
+    '| variant | adapted down after | steps while narrow | worst gap at the drop | freezes once adapted (worst) | fps / width once adapted (video served) | audio only once adapted | recovered after | fps after | publishers fps free / narrow |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const v of r.variants) {
+    if (v.status !== 'ok') {
+      out.push(`| ${v.variant.name} | failed: ${v.error ?? ''} | | | | | | | | |`);
+      continue;
+    }
+    out.push(
+      `| ${v.variant.name} | ${v.adaptDownS === null ? '—' : `${v.adaptDownS} s`} | ${v.stepsWhileNarrow.join(' → ') || '—'} | ` +
+        `${Math.round(v.worstFreezeAtDropMs)} ms | ${v.freezesSettled} (${Math.round(v.worstFreezeSettledMs)} ms) | ` +
+        `${v.fpsSettled ?? '—'} / ${v.widthSettled ?? '—'} | ${v.audioOnlyS} s | ` +
+        `${v.recoverS === null ? '—' : `${v.recoverS} s`} | ` +
+        `${v.fpsAfterRecovery ?? '—'} | ${v.othersFpsFree ?? '—'} / ${v.othersFpsNarrow ?? '—'} |`,
+    );
+  }
+  out.push('', 'Events (seconds from the narrowing):', '');
+  for (const v of r.variants)
+    out.push(
+      `- ${v.variant.name}: ${v.events.map((e) => `${e.t} s ${e.profile} (${e.reason})`).join(', ') || 'none'}`,
+    );
+  out.push('');
+  return out.join('\n');
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}

@@ -1,0 +1,87 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+
+/**
+ * A network namespace joined to this machine by a veth pair whose host end can be shaped with a
+ * tbf qdisc: everything sent to a process in the namespace (and nothing else) crosses a link of
+ * a set rate. Used by the adaptive-downlink test and benchmark. Needs root (ip netns, tc).
+ */
+export interface ShapedLink {
+  /** The namespace's name (`<prefix>-ns-<id>`). */
+  readonly ns: string;
+  /** The host end's address: a server bound to it is reachable from inside. */
+  readonly hostIp: string;
+  /** The host → namespace rate: tbf at `kbit` with a ~100 ms queue (20 ms burst, ≥ 4 kB). */
+  shape(kbit: number): void;
+  /** Runs `node <script>` inside the namespace; it dies with this process (pdeathsig). */
+  spawnNode(
+    script: string,
+    opts: { cwd: string; env: NodeJS.ProcessEnv; stderr: 'inherit' | 'ignore' },
+  ): ChildProcess;
+  /** Deletes the namespace, which takes the veth pair and its qdisc with it. */
+  destroy(): void;
+}
+
+export function canShapeLinks(): boolean {
+  return (
+    process.getuid?.() === 0 &&
+    spawnSync('ip', ['netns', 'list']).status === 0 &&
+    spawnSync('tc', ['-V']).status === 0
+  );
+}
+
+function sh(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+}
+
+/** `prefix`: a few letters naming the owner; `subnetBase`: the /16 the link's /30 comes from. */
+export function createShapedLink(prefix: string, subnetBase: string): ShapedLink {
+  const id = randomBytes(2).toString('hex');
+  const ns = `${prefix}-ns-${id}`;
+  const hostIf = `${prefix}h${id}`;
+  const nsIf = `${prefix}c${id}`;
+  const subnet = `${subnetBase}.${16 + (parseInt(id, 16) % 200)}`;
+  const hostIp = `${subnet}.1`;
+  sh('ip', ['netns', 'add', ns]);
+  try {
+    sh('ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf]);
+    sh('ip', ['link', 'set', nsIf, 'netns', ns]);
+    sh('ip', ['addr', 'add', `${hostIp}/30`, 'dev', hostIf]);
+    sh('ip', ['link', 'set', hostIf, 'up']);
+    const inNs = (...args: string[]) => sh('ip', ['netns', 'exec', ns, ...args]);
+    inNs('ip', 'addr', 'add', `${subnet}.2/30`, 'dev', nsIf);
+    inNs('ip', 'link', 'set', nsIf, 'up');
+    inNs('ip', 'link', 'set', 'lo', 'up');
+  } catch (err) {
+    spawnSync('ip', ['netns', 'del', ns]);
+    spawnSync('ip', ['link', 'del', hostIf]);
+    throw err;
+  }
+  return {
+    ns,
+    hostIp,
+    shape(kbit) {
+      const burst = Math.max(4000, Math.round((kbit * 1000) / 8 / 50));
+      sh(
+        'tc',
+        ['qdisc', 'replace', 'dev', hostIf, 'root', 'tbf', 'rate', `${kbit}kbit`].concat([
+          'burst',
+          String(burst),
+          'latency',
+          '100ms',
+        ]),
+      );
+    },
+    spawnNode(script, opts) {
+      return spawn(
+        'setpriv',
+        ['--pdeathsig', 'SIGTERM', '--', 'ip', 'netns', 'exec', ns, process.execPath, script],
+        { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', opts.stderr] },
+      );
+    },
+    destroy() {
+      spawnSync('ip', ['netns', 'del', ns]);
+    },
+  };
+}

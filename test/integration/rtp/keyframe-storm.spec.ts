@@ -1,0 +1,98 @@
+import { io, type Socket } from 'socket.io-client';
+import { MediaSupervisor } from '../../../src/media/media-supervisor.service';
+import type { RoomStats } from '../../../workers/protocol/media';
+import { RtpPeer } from '../../../workers/media/rtp';
+import { ensureRoom, token } from '../../helpers/api';
+import { RED, useLiveServer } from '../../helpers/live-room';
+import { call, waitFor } from '../../helpers/signal';
+
+const ROOM = 'kf-storm';
+const STORM_MS = 5000;
+
+/**
+ * Two H.264-only viewers (RtpPeers, as any H.264 endpoint) of one room; one of them sends a PLI
+ * every 20 ms. The shared encoder turns the storm into at most one keyframe per 500 ms for
+ * everyone: the calm viewer receives no more keyframes than the throttle allows.
+ */
+describe('a keyframe request storm from one H.264 receiver', () => {
+  const live = useLiveServer();
+  const opened: Array<{ peer: RtpPeer; socket: Socket }> = [];
+
+  afterAll(() => {
+    for (const o of opened) {
+      o.peer.close();
+      o.socket.close();
+    }
+  });
+
+  /** An H.264-only receive-only session; retried when libdatachannel's own DTLS set-up fails (docs/rtp-stack.md). */
+  async function h264Viewer(name: string, stormy: boolean): Promise<RtpPeer> {
+    for (let attempt = 0; ; attempt++) {
+      const t = await token(live.server, ROOM, { identity: `${name}-${attempt}`, role: 'viewer' });
+      const socket = io(live.server.url, { transports: ['websocket'], reconnection: false, forceNew: true });
+      await call(socket, 'join', { roomId: ROOM, token: t });
+      const peer = new RtpPeer({
+        id: name,
+        videoCodecs: ['H264'],
+        send: false,
+        receive: true,
+        keyframeRequestIntervalMs: stormy ? 0 : 500,
+      });
+      opened.push({ peer, socket });
+      peer.on('candidate', (c) => {
+        void call(socket, 'ice', { candidate: { candidate: c.candidate, sdpMid: c.mid } }).catch(
+          () => undefined,
+        );
+      });
+      socket.on('ice', (d: { candidate: { candidate: string; sdpMid?: string | null } | null }) => {
+        if (d.candidate) peer.addRemoteCandidate(d.candidate.candidate, d.candidate.sdpMid ?? '0');
+      });
+      const offer = await peer.createOffer({ video: 'recvonly', audio: 'recvonly' });
+      peer.acceptAnswer((await call<{ sdp: string }>(socket, 'offer', { sdp: offer })).sdp);
+      const ok = await waitFor(() => peer.connectionState === 'connected', 10000, `${name} to connect`).then(
+        () => true,
+        () => false,
+      );
+      if (ok) return peer;
+      // A failed attempt leaves (its socket's disconnect ends the session) before the next one.
+      peer.close();
+      socket.close();
+      if (attempt >= 3) throw new Error(`${name} did not connect`);
+    }
+  }
+
+  it('gives the calm receiver at most one keyframe per 500 ms while the stormy one asks every 20 ms', async () => {
+    await ensureRoom(live.server, ROOM);
+    await live.join(ROOM, 'cam', { colour: RED, toneHz: 440 });
+    const calm = await h264Viewer('calm', false);
+    const stormy = await h264Viewer('stormy', true);
+    const keyframes = (p: RtpPeer) => p.getStats().video.receive?.keyframesReceived ?? 0;
+    await waitFor(
+      () => keyframes(calm) > 0 && keyframes(stormy) > 0,
+      20000,
+      'both viewers to get a keyframe',
+    );
+
+    const calmBefore = keyframes(calm);
+    const framesBefore = calm.getStats().video.receive?.framesReceived ?? 0;
+    let plis = 0;
+    const storm = setInterval(() => stormy.requestKeyframe() && plis++, 20);
+    await new Promise((r) => setTimeout(r, STORM_MS));
+    clearInterval(storm);
+    const calmKeyframes = keyframes(calm) - calmBefore;
+    const calmFrames = (calm.getStats().video.receive?.framesReceived ?? 0) - framesBefore;
+
+    expect(plis).toBeGreaterThan(100);
+    // The storm is heard (keyframes come), but never more than one per 500 ms (+1 at the edge).
+    expect(calmKeyframes).toBeGreaterThanOrEqual(2);
+    expect(calmKeyframes).toBeLessThanOrEqual(STORM_MS / 500 + 1);
+    expect(calmFrames).toBeGreaterThan(30); // the calm viewer kept receiving video
+
+    const worker = live.server.app.get(MediaSupervisor).get(ROOM);
+    const stats = (await worker!.request('room.stats', {})) as RoomStats;
+    expect(stats.sharedEncoders).toHaveLength(1);
+    expect(stats.sharedEncoders[0].receivers).toBe(2);
+    expect(stats.participants.filter((p) => p.role === 'viewer')).toHaveLength(2);
+    expect(stats.sharedEncoders[0].keyframeRequests).toBeGreaterThan(100);
+  });
+});

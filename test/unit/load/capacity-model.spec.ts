@@ -1,0 +1,47 @@
+import { costOf, refusal, type AdmissionPolicy } from '../../../src/load/capacity-model';
+import { ConfigError, DEFAULT_PARTICIPANT_COSTS, loadConfig } from '../../../src/config/config';
+
+const policy: AdmissionPolicy = { capacity: 7, limit: 0.85, maxLoopDelayMs: 200 };
+const idle = { committed: 0, cpuLoad: 0.1, loopDelayMs: 5 };
+
+describe('capacity model', () => {
+  it('a standard publisher costs one unit; viewers and audio-only participants cost less', () => {
+    const c = DEFAULT_PARTICIPANT_COSTS;
+    expect(costOf(c, { role: 'publisher', profile: 'standard' })).toBe(1);
+    for (const profile of ['low', 'standard', 'high'] as const)
+      expect(costOf(c, { role: 'viewer', profile })).toBeLessThan(costOf(c, { role: 'publisher', profile }));
+    expect(costOf(c, { role: 'publisher', profile: 'high', audioOnly: true })).toBeLessThan(
+      costOf(c, { role: 'viewer', profile: 'low' }),
+    );
+  });
+
+  it('admits up to the limit of capacity and refuses beyond it with a reason', () => {
+    // 0.85 × 7 = 5.95 units: five standard publishers fit, the sixth does not.
+    expect(refusal(policy, { ...idle, committed: 4 }, 1)).toBeNull();
+    expect(refusal(policy, { ...idle, committed: 5 }, 1)).toMatch(/at capacity \(5 of 5\.95 units/);
+    // ... but a viewer or an audio-only participant is still admitted.
+    expect(refusal(policy, { ...idle, committed: 5 }, 0.8)).toBeNull();
+    expect(refusal(policy, { ...idle, committed: 5.7 }, 0.2)).toBeNull();
+  });
+
+  it('refuses on measured CPU or sustained worker lag even when the model says there is room', () => {
+    expect(refusal(policy, { ...idle, cpuLoad: 0.9 }, 1)).toMatch(/CPU is at 90 %/);
+    expect(refusal(policy, { ...idle, loopDelayMs: 450 }, 1)).toMatch(/falling behind/);
+  });
+
+  it('NODE_CAPACITY, ADMISSION_LIMIT and ADMISSION_COSTS configure it; bad values stop the boot', () => {
+    const c = loadConfig({
+      NODE_CAPACITY: '12.5',
+      ADMISSION_LIMIT: '0.9',
+      ADMISSION_COSTS: '{"publisher":{"high":4},"audioOnly":0.1}',
+    });
+    expect(c.load.capacity).toBe(12.5);
+    expect(c.load.admissionLimit).toBe(0.9);
+    expect(c.load.costs.publisher).toEqual({ low: 0.8, standard: 1, high: 4 });
+    expect(c.load.costs.audioOnly).toBe(0.1);
+    expect(loadConfig({}).load).toMatchObject({ capacity: 7, admissionLimit: 0.85 });
+    expect(() => loadConfig({ ADMISSION_LIMIT: '1.5' })).toThrow(/ADMISSION_LIMIT/);
+    expect(() => loadConfig({ ADMISSION_COSTS: '{"publisher":{"ultra":1}}' })).toThrow(ConfigError);
+    expect(() => loadConfig({ NODE_CAPACITY: '0' })).toThrow(/NODE_CAPACITY/);
+  });
+});

@@ -1,0 +1,177 @@
+import {
+  AvSync,
+  COMPOSE_WAIT_MS,
+  inboundCounters,
+  MAX_VIDEO_DELAY_MS,
+  UNSEEN_AUDIO_MS,
+  type InboundCounters,
+} from '../../../workers/media/av-sync';
+import { createI420, type I420Frame } from '../../../workers/media/engine/video/i420';
+import { JitterBuffer } from '../../../workers/media/engine/audio/jitter-buffer';
+
+function frame(tag: number): I420Frame {
+  const f = createI420(16, 16);
+  f.data[0] = tag;
+  return f;
+}
+
+/** Counters after `seconds` of steady flow with the given per-item delays (ms). */
+function counters(seconds: number, audioJbMs: number, videoJbMs: number, decodeMs = 2): InboundCounters {
+  const samples = seconds * 48000;
+  const frames = seconds * 30;
+  return {
+    audioJitterDelayS: (samples * audioJbMs) / 1000,
+    audioEmitted: samples,
+    videoJitterDelayS: (frames * videoJbMs) / 1000,
+    videoEmitted: frames,
+    videoDecodeS: (frames * decodeMs) / 1000,
+    videoDecoded: frames,
+  };
+}
+
+describe('AvSync delay line', () => {
+  it('with no delay shows the newest frame', () => {
+    const s = new AvSync();
+    s.push(frame(1), 0);
+    s.push(frame(2), 33);
+    expect(s.frameAt(40)?.data[0]).toBe(2);
+  });
+
+  it('holds frames back by the applied delay and keeps showing the last due one', () => {
+    const s = new AvSync();
+    // Steady 76 ms more audio than video path.
+    s.update(counters(1, 60, 20), 25);
+    for (let i = 2; i < 10; i++) s.update(counters(i, 60, 20), 25);
+    const delay = s.videoDelayMs;
+    expect(delay).toBeGreaterThan(60);
+    for (let i = 0; i < 10; i++) s.push(frame(i), i * 33);
+    // At t = 9·33 only frames that arrived at or before t − delay are due.
+    const now = 9 * 33;
+    const expected = Math.floor((now - delay) / 33);
+    expect(s.frameAt(now)?.data[0]).toBe(expected);
+    // Later, with nothing new, the newest frame becomes due and stays.
+    expect(s.frameAt(now + delay + 1)?.data[0]).toBe(9);
+    expect(s.frameAt(now + 5000)?.data[0]).toBe(9);
+  });
+
+  it('holds only the frames of the delay window even when nobody asks for a frame', () => {
+    const s = new AvSync();
+    s.update(counters(1, 60, 20), 25);
+    s.update(counters(2, 60, 20), 25);
+    const delay = s.videoDelayMs;
+    const frames = Array.from({ length: 100 }, (_, i) => frame(i));
+    for (let i = 0; i < 100; i++) s.push(frames[i], i * 10);
+    // Every frame older than the window was released from the ring.
+    expect(s.heldFrames).toBeLessThanOrEqual(Math.ceil(delay / 10));
+    expect(s.frameAt(990)?.data[0]).toBe(Math.floor((990 - delay) / 10));
+  });
+
+  it('when the ring is full shows the oldest held frame instead of losing it', () => {
+    const s = new AvSync();
+    for (let i = 0; i < 7; i++) s.update(counters(i + 1, 400, 0, 0), 50);
+    expect(s.videoDelayMs).toBe(MAX_VIDEO_DELAY_MS);
+    for (let i = 0; i < 200; i++) s.push(frame(i % 250), i);
+    const shown = s.frameAt(200)?.data[0];
+    expect(shown).toBeDefined();
+    // 48 slots, 47 frames held after each push: the shown one is the last pushed out.
+    expect(shown).toBe(200 - 48);
+  });
+});
+
+describe('AvSync estimate', () => {
+  it('asks for audio path − video path from the counters of the last interval', () => {
+    const s = new AvSync();
+    const first = counters(10, 500, 500); // a first sample's history does not count
+    const next = counters(1, 35, 15, 3);
+    s.update(first, 0);
+    s.update(
+      {
+        audioJitterDelayS: first.audioJitterDelayS + next.audioJitterDelayS,
+        audioEmitted: first.audioEmitted + next.audioEmitted,
+        videoJitterDelayS: first.videoJitterDelayS + next.videoJitterDelayS,
+        videoEmitted: first.videoEmitted + next.videoEmitted,
+        videoDecodeS: first.videoDecodeS + next.videoDecodeS,
+        videoDecoded: first.videoDecoded + next.videoDecoded,
+      },
+      20,
+    );
+    const expected = 35 + 20 + UNSEEN_AUDIO_MS - (15 + 3 + COMPOSE_WAIT_MS);
+    expect(s.snapshot().estimatedMs).toBeCloseTo(expected, 0);
+    expect(s.videoDelayMs).toBeCloseTo(Math.min(80, expected), 0);
+  });
+
+  it('moves the applied delay at most 80 ms per update and never below 0', () => {
+    const s = new AvSync();
+    s.update(counters(1, 300, 0, 0), 0);
+    s.update(counters(2, 300, 0, 0), 0);
+    expect(s.videoDelayMs).toBe(80);
+    s.update(counters(3, 300, 0, 0), 0);
+    expect(s.videoDelayMs).toBe(160);
+    const quiet = new AvSync();
+    quiet.update(counters(1, 0, 200, 0), 0);
+    quiet.update(counters(2, 0, 200, 0), 0);
+    expect(quiet.videoDelayMs).toBe(0);
+  });
+
+  it('off: estimates but applies nothing', () => {
+    const s = new AvSync(false);
+    s.update(counters(1, 300, 0, 0), 0);
+    s.update(counters(2, 300, 0, 0), 0);
+    expect(s.snapshot().estimatedMs).toBeGreaterThan(200);
+    expect(s.videoDelayMs).toBe(0);
+  });
+
+  it('keeps the delay when no audio or video flowed since the last sample', () => {
+    const s = new AvSync();
+    s.update(counters(1, 100, 0, 0), 0);
+    s.update(counters(2, 100, 0, 0), 0);
+    const before = s.videoDelayMs;
+    s.update(counters(2, 100, 0, 0), 0);
+    expect(s.videoDelayMs).toBe(before);
+  });
+
+  it('reads the inbound-rtp counters of a wrtc report, and nothing without both kinds', () => {
+    const audio = {
+      type: 'inbound-rtp',
+      kind: 'audio',
+      jitterBufferDelay: 1.5,
+      jitterBufferEmittedCount: 48000,
+    };
+    const video = {
+      type: 'inbound-rtp',
+      kind: 'video',
+      jitterBufferDelay: 0.6,
+      jitterBufferEmittedCount: 30,
+      totalDecodeTime: 0.09,
+      framesDecoded: 30,
+    };
+    const report = (items: Record<string, unknown>[]) => ({
+      forEach: (cb: (s: Record<string, unknown>) => void) => items.forEach(cb),
+    });
+    expect(inboundCounters(report([audio, video, { type: 'outbound-rtp', kind: 'video' }]))).toEqual({
+      audioJitterDelayS: 1.5,
+      audioEmitted: 48000,
+      videoJitterDelayS: 0.6,
+      videoEmitted: 30,
+      videoDecodeS: 0.09,
+      videoDecoded: 30,
+    });
+    expect(inboundCounters(report([audio]))).toBeNull();
+  });
+});
+
+describe('JitterBuffer mean wait', () => {
+  it('is the mean occupancy at reads less half a frame, in ms', () => {
+    const jb = new JitterBuffer({ targetFrames: 3 });
+    const chunk = new Int16Array(480);
+    for (let i = 0; i < 3; i++) jb.push(chunk, 48000, 1);
+    const out = new Int16Array(480);
+    // Steady state: one frame in, one frame out, 3 frames buffered at each read.
+    for (let i = 0; i < 10; i++) {
+      expect(jb.readInto(out)).toBe(true);
+      jb.push(chunk, 48000, 1);
+    }
+    expect(jb.takeMeanWaitMs()).toBeCloseTo(25, 1);
+    expect(jb.takeMeanWaitMs()).toBeNull();
+  });
+});

@@ -1,0 +1,288 @@
+import type { DownlinkProfile } from '../../../workers/protocol/media';
+import {
+  DEFAULT_DOWNLINK_OPTIONS,
+  DownlinkController,
+  type DownlinkSample,
+} from '../../../workers/media/downlink-controller';
+import { DownlinkStatsReader, type RawStat } from '../../../workers/media/downlink-stats';
+
+/** A link that carries `kbps`, filled by the sender (busy picture): estimate ≈ what is sent. */
+function link(kbps: number, extra: Partial<DownlinkSample> = {}): DownlinkSample {
+  return {
+    estimateKbps: kbps,
+    sentKbps: kbps * 0.9,
+    fractionLost: 0,
+    rttMs: 20,
+    nackPerSec: 0,
+    pliPerSec: 0,
+    bandwidthLimited: false,
+    sentFps: 15,
+    expectedFps: 15,
+    ...extra,
+  };
+}
+
+interface Run {
+  c: DownlinkController;
+  t: number;
+  served: DownlinkProfile[];
+}
+
+/** One window per second for `seconds`; records what is served after each window. */
+function feed(
+  r: Run,
+  s: DownlinkSample,
+  seconds: number,
+  ceiling: DownlinkProfile = 'high',
+): DownlinkProfile[] {
+  const seen: DownlinkProfile[] = [];
+  for (let i = 0; i < seconds; i++, r.t += 1000) {
+    r.c.update(s, ceiling, r.t);
+    seen.push(r.c.served(ceiling));
+  }
+  r.served.push(...seen);
+  return seen;
+}
+
+function changes(seen: DownlinkProfile[]): DownlinkProfile[] {
+  return seen.filter((p, i) => i === 0 || p !== seen[i - 1]);
+}
+
+function fresh(upMs = 15_000): Run {
+  return { c: new DownlinkController({ ...DEFAULT_DOWNLINK_OPTIONS, upMs }), t: 0, served: [] };
+}
+
+describe('DownlinkController', () => {
+  it('serves the ceiling on a link that carries it, and decides nothing during the warm-up', () => {
+    const r = fresh();
+    // The estimate ramps from libwebrtc's 300 kbps start: no step while it does.
+    const warm = feed(r, link(300), 4);
+    expect(new Set(warm)).toEqual(new Set(['high']));
+    const seen = feed(r, link(3000), 60);
+    expect(new Set(seen)).toEqual(new Set(['high']));
+    expect(r.c.cap).toBeNull();
+  });
+
+  it('steps down one rung after ~3 s of shortfall, down to the rung the link carries, and stays there', () => {
+    const r = fresh();
+    feed(r, link(3000), 10);
+    // 300 kbit/s: below what high and standard need, above low's.
+    const need = DEFAULT_DOWNLINK_OPTIONS.needKbps;
+    expect(need.standard).toBeGreaterThan(300);
+    expect(need.low).toBeLessThan(300);
+    // 14 s: before the first probe back up (15 s after the last step).
+    const seen = feed(r, link(300), 14);
+    expect(changes(seen)).toEqual(['high', 'standard', 'low']);
+    const firstDown = seen.indexOf('standard');
+    expect(firstDown).toBeGreaterThanOrEqual(2); // not on the first window of shortfall
+    expect(firstDown).toBeLessThanOrEqual(4);
+    expect(seen.indexOf('low') - firstDown).toBeGreaterThanOrEqual(3); // each rung judged anew
+    expect(seen[seen.length - 1]).toBe('low');
+  });
+
+  it('goes to audio when even low does not fit, never below the floor', () => {
+    const r = fresh();
+    feed(r, link(3000), 10);
+    const seen = feed(r, link(60), 20);
+    expect(changes(seen)).toEqual(['high', 'standard', 'low', 'audio']);
+    expect(r.c.cap).toBe('audio');
+  });
+
+  it('a still picture (sender far below the estimate) is no shortfall, however low the estimate', () => {
+    const r = fresh();
+    // libwebrtc caps its estimate at ~1.5x what is sent: 200 kbps estimate for 130 kbps sent.
+    const seen = feed(r, link(200, { sentKbps: 130 }), 60);
+    expect(new Set(seen)).toEqual(new Set(['high']));
+    expect(r.c.lastVerdict).toBe('calm');
+  });
+
+  it('but an estimate below the need counts when the encoder says it is limited by bandwidth', () => {
+    const r = fresh();
+    feed(r, link(3000), 10);
+    const seen = feed(r, link(600, { sentKbps: 100, bandwidthLimited: true }), 10);
+    expect(seen[seen.length - 1]).toBe('standard');
+    // At standard 600 kbps is enough: the link no longer limits (the room's backlog counts again).
+    expect(r.c.lastVerdict).toBe('calm');
+  });
+
+  it('frames dropped for the link are a shortfall even when the estimate covers the need; dropped for CPU they are not', () => {
+    const r = fresh();
+    feed(r, link(3000), 10);
+    feed(r, link(300), 10);
+    expect(r.c.served('high')).toBe('low');
+    // 150 kbit/s of busy pictures: the estimate covers low's need, but 4 of 15 fps get through.
+    expect(DEFAULT_DOWNLINK_OPTIONS.needKbps.low).toBeLessThan(140);
+    const seen = feed(r, link(140, { sentFps: 4 }), 6);
+    expect(seen[seen.length - 1]).toBe('audio');
+    // An encoder starved of CPU (far below the estimate, not limited by bandwidth) is the
+    // worker's problem (room shedding), not the link's.
+    const cpu = fresh();
+    const still = feed(cpu, link(3000, { sentKbps: 400, sentFps: 4 }), 30);
+    expect(new Set(still)).toEqual(new Set(['high']));
+    // Nor is a busy picture that the profile's own ceiling makes drop frames on a wide link
+    // (libwebrtc says `bandwidth` then too, and the application-limited estimate is ~1.5x sent).
+    const capped = fresh();
+    const kept = feed(
+      capped,
+      link(900, { sentKbps: 600, sentFps: 6, bandwidthLimited: true }),
+      30,
+      'standard',
+    );
+    expect(new Set(kept)).toEqual(new Set(['standard']));
+  });
+
+  it('a failed probe is taken back after 2 s of shortfall, not 3', () => {
+    const r = fresh();
+    feed(r, link(3000), 10);
+    feed(r, link(300), 10);
+    const probe = feed(r, link(300), 25);
+    const up = probe.indexOf('standard');
+    expect(up).toBeGreaterThan(0);
+    expect(probe.lastIndexOf('standard') - up + 1).toBeLessThanOrEqual(3);
+  });
+
+  it('sustained loss is a shortfall whatever the estimate; a single lossy window is not', () => {
+    const r = fresh();
+    feed(r, link(3000), 10);
+    const blips: DownlinkProfile[] = [];
+    for (let i = 0; i < 10; i++) {
+      blips.push(...feed(r, link(3000, { fractionLost: 0.2 }), 1));
+      blips.push(...feed(r, link(3000), 2));
+    }
+    expect(new Set(blips)).toEqual(new Set(['high']));
+    const lossy = feed(r, link(3000, { fractionLost: 0.15 }), 5);
+    expect(lossy[lossy.length - 1]).toBe('standard');
+  });
+
+  it('steps back up after ~15 s of headroom, at once per rung when the estimate vouches for the next one', () => {
+    const r = fresh();
+    feed(r, link(3000), 10);
+    const down = feed(r, link(300), 10);
+    expect(down[down.length - 1]).toBe('low');
+    const lowAt = down.indexOf('low');
+    const seen = feed(r, link(3000), 40);
+    expect(changes(seen)).toEqual(['low', 'standard', 'high']);
+    // Hysteresis: the first step up comes 15 s after the step down (calm since), not before;
+    // the next one 15 s after that.
+    const up1 = down.length + seen.indexOf('standard');
+    expect(up1 - lowAt).toBeGreaterThanOrEqual(14);
+    expect(up1 - lowAt).toBeLessThanOrEqual(16);
+    expect(seen.indexOf('high') - seen.indexOf('standard')).toBeGreaterThanOrEqual(14);
+    expect(seen.indexOf('high') - seen.indexOf('standard')).toBeLessThanOrEqual(16);
+    expect(r.c.cap).toBeNull();
+  });
+
+  it('probes up when the estimate cannot vouch (application-limited), and backs off after a failed probe', () => {
+    const r = fresh();
+    feed(r, link(3000), 10);
+    feed(r, link(300), 10);
+    expect(r.c.served('high')).toBe('low');
+    // The link stays at 300: the probe to standard fails (shortfall) and is taken back.
+    const first = feed(r, link(300), 20);
+    expect(changes(first)).toEqual(['low', 'standard', 'low']);
+    expect(r.c.probeWaitMs).toBe(30_000);
+    const backAt = first.lastIndexOf('standard') + 1;
+    // The next probe waits twice as long: 30 s after the failed one was taken back.
+    const second = feed(r, link(300), 25);
+    expect(new Set(second)).toEqual(new Set(['low']));
+    const third = feed(r, link(300), 15);
+    const probe2 = first.length + second.length + third.indexOf('standard');
+    expect(probe2 - backAt).toBeGreaterThanOrEqual(29);
+    expect(probe2 - backAt).toBeLessThanOrEqual(32);
+    expect(r.c.probeWaitMs).toBe(60_000);
+  });
+
+  it('from audio, a freed link is found by probing (audio alone never vouches for low)', () => {
+    const r = fresh();
+    feed(r, link(3000), 10);
+    feed(r, link(60), 20);
+    expect(r.c.served('high')).toBe('audio');
+    // Audio only sends ~40 kbps, so the estimate stays low even on a wide link.
+    const seen = feed(r, link(3000, { estimateKbps: 70, sentKbps: 40 }), 20);
+    expect(seen[seen.length - 1]).toBe('low');
+  });
+
+  it('the served profile is the lower of the ceiling and the cap: a lower ceiling wins, a higher one is not served past the cap', () => {
+    const r = fresh();
+    feed(r, link(3000), 10);
+    feed(r, link(300), 20);
+    expect(r.c.served('high')).toBe('low');
+    expect(r.c.served('standard')).toBe('low');
+    expect(r.c.served('audio')).toBe('audio');
+    // Serving a lower ceiling than the cap (the client asked for less): calm there clears the cap.
+    const r2 = fresh();
+    feed(r2, link(3000), 10);
+    feed(r2, link(500), 10);
+    expect(r2.c.served('high')).toBe('standard');
+    feed(r2, link(500), 3, 'low');
+    expect(r2.c.cap).toBeNull();
+  });
+
+  it('reset forgets the cap (a new request is served as asked, then judged again)', () => {
+    const r = fresh();
+    feed(r, link(3000), 10);
+    feed(r, link(300), 20);
+    r.c.reset();
+    expect(r.c.served('high')).toBe('high');
+    expect(r.c.probeWaitMs).toBe(15_000);
+  });
+});
+
+describe('DownlinkStatsReader', () => {
+  const report = (o: {
+    bytes: number;
+    nacks: number;
+    plis: number;
+    est: number;
+    lost: number;
+  }): RawStat[] => [
+    { id: 'T', type: 'transport', selectedCandidatePairId: 'P2' },
+    { id: 'P1', type: 'candidate-pair', state: 'succeeded', nominated: false, availableOutgoingBitrate: 9e6 },
+    {
+      id: 'P2',
+      type: 'candidate-pair',
+      state: 'succeeded',
+      nominated: true,
+      availableOutgoingBitrate: o.est,
+    },
+    {
+      id: 'V',
+      type: 'outbound-rtp',
+      kind: 'video',
+      bytesSent: o.bytes,
+      headerBytesSent: 0,
+      nackCount: o.nacks,
+      pliCount: o.plis,
+      qualityLimitationReason: 'bandwidth',
+    },
+    { id: 'A', type: 'outbound-rtp', kind: 'audio', bytesSent: 1000, headerBytesSent: 0 },
+    { id: 'RV', type: 'remote-inbound-rtp', kind: 'video', fractionLost: o.lost, roundTripTime: 0.05 },
+    { id: 'RA', type: 'remote-inbound-rtp', kind: 'audio', fractionLost: 0, roundTripTime: 0.04 },
+  ];
+
+  it('turns two reports into rates, reads the selected pair and the worst loss', () => {
+    const rd = new DownlinkStatsReader();
+    expect(rd.read(report({ bytes: 0, nacks: 0, plis: 0, est: 300_000, lost: 0 }), 1000)).toBeNull();
+    const s = rd.read(report({ bytes: 62_500, nacks: 6, plis: 2, est: 280_000, lost: 0.25 }), 3000);
+    expect(s).not.toBeNull();
+    expect(s?.estimateKbps).toBe(280);
+    expect(s?.sentKbps).toBeCloseTo(250, 5); // 62 500 bytes in 2 s
+    expect(s?.nackPerSec).toBe(3);
+    expect(s?.pliPerSec).toBe(1);
+    expect(s?.fractionLost).toBe(0.25);
+    expect(s?.rttMs).toBe(50);
+    expect(s?.bandwidthLimited).toBe(true);
+  });
+
+  it('counters that restart (a replaced stream) give no negative rate; a missing estimate is null', () => {
+    const rd = new DownlinkStatsReader();
+    rd.read(report({ bytes: 100_000, nacks: 5, plis: 5, est: 1e6, lost: 0 }), 0);
+    const noPair = report({ bytes: 10, nacks: 0, plis: 0, est: 1e6, lost: 0 }).filter(
+      (s) => s.type !== 'candidate-pair',
+    );
+    const s = rd.read(noPair, 1000);
+    expect(s?.sentKbps).toBe(0);
+    expect(s?.nackPerSec).toBe(0);
+    expect(s?.estimateKbps).toBeNull();
+  });
+});

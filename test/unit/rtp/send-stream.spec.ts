@@ -1,0 +1,127 @@
+import type { RtpClock } from '../../../workers/media/rtp/clock';
+import { mediaTimestamp } from '../../../workers/media/rtp/clock';
+import { H264Packetizer } from '../../../workers/media/rtp/h264-packetizer';
+import { parseRtcp } from '../../../workers/media/rtp/rtcp';
+import { emptyRtpHeader, parseRtpHeader } from '../../../workers/media/rtp/rtp-packet';
+import { RtpSendStream } from '../../../workers/media/rtp/send-stream';
+
+/** A clock the test moves by hand; wall time = 1.7e12 ms + monotonic. */
+function fakeClock(): RtpClock & { t: number } {
+  const c = { t: 1000, nowMs: () => c.t, wallMsAt: (m: number) => 1_700_000_000_000 + m };
+  return c;
+}
+
+function stream(
+  kind: 'audio' | 'video',
+  clock: RtpClock,
+  sent: Buffer[],
+  drop: ((s: number) => boolean) | null = null,
+) {
+  return new RtpSendStream(
+    {
+      kind,
+      ssrc: kind === 'video' ? 0xaaaa : 0xbbbb,
+      payloadType: kind === 'video' ? 96 : 111,
+      clockRate: kind === 'video' ? 90000 : 48000,
+      cname: 'c',
+      rtx: kind === 'video' ? { ssrc: 0xcccc, payloadType: 97 } : null,
+      historySize: 256,
+    },
+    (p) => sent.push(Buffer.from(p)),
+    clock,
+    drop,
+  );
+}
+
+const AU = Uint8Array.from([0, 0, 0, 1, 0x65, ...new Array(3000).fill(7)]);
+
+describe('RtpSendStream', () => {
+  it('numbers packets consecutively, marks the last packet of a frame and offsets the timestamp', () => {
+    const clock = fakeClock();
+    const sent: Buffer[] = [];
+    const s = stream('video', clock, sent);
+    s.sendPayloads(new H264Packetizer().packetize(AU), 9000, true);
+    const h = sent.map((p) => {
+      const x = emptyRtpHeader();
+      parseRtpHeader(p, x);
+      return x;
+    });
+    expect(h.length).toBe(3);
+    expect(h.map((x) => (x.sequenceNumber - h[0].sequenceNumber) & 0xffff)).toEqual([0, 1, 2]);
+    expect(h.map((x) => x.marker)).toEqual([false, false, true]);
+    expect(new Set(h.map((x) => x.timestamp)).size).toBe(1);
+    expect(s.stats).toMatchObject({ packetsSent: 3, framesSent: 1, keyframesSent: 1 });
+  });
+
+  it('answers a NACK on the RTX stream with the original sequence number in front (RFC 4588)', () => {
+    const clock = fakeClock();
+    const sent: Buffer[] = [];
+    const dropped = new Set<number>();
+    const s = stream('video', clock, sent, (seq) => {
+      if (dropped.size > 0) return false;
+      dropped.add(seq);
+      return true;
+    });
+    s.sendPayloads(new H264Packetizer().packetize(AU), 9000, true);
+    expect(sent.length).toBe(2); // the first packet was withheld
+    const [lostSeq] = [...dropped];
+    clock.t += 30;
+    s.onNack([lostSeq]);
+    const rtx = sent[2];
+    const h = emptyRtpHeader();
+    parseRtpHeader(rtx, h);
+    expect(h.ssrc).toBe(0xcccc);
+    expect(h.payloadType).toBe(97);
+    expect(rtx.readUInt16BE(12)).toBe(lostSeq);
+    expect(rtx[14] & 0x1f).toBe(28); // the FU-A payload follows
+    expect(s.stats.packetsRetransmitted).toBe(1);
+    s.onNack([lostSeq]); // repeated within 20 ms: not resent again
+    expect(sent.length).toBe(3);
+  });
+
+  it('stamps audio and video sender reports from one clock, so both map "now" to the same instant', () => {
+    const clock = fakeClock();
+    const sentV: Buffer[] = [];
+    const sentA: Buffer[] = [];
+    const v = stream('video', clock, sentV);
+    const a = stream('audio', clock, sentA);
+    // A frame composed at t=1000 ms and the audio of the same instant.
+    v.sendPayloads(new H264Packetizer().packetize(AU), mediaTimestamp(1000, 90000), true);
+    a.sendPayload(Uint8Array.from([1, 2, 3]), mediaTimestamp(1000, 48000));
+    const hv = emptyRtpHeader();
+    const ha = emptyRtpHeader();
+    parseRtpHeader(sentV[0], hv);
+    parseRtpHeader(sentA[0], ha);
+    clock.t = 1733; // reports 733 ms later
+    const [srV] = parseRtcp(v.senderReport() as Buffer);
+    const [srA] = parseRtcp(a.senderReport() as Buffer);
+    if (srV.type !== 'sr' || srA.type !== 'sr') throw new Error('expected sender reports');
+    expect(srV.ntpMsw).toBe(srA.ntpMsw);
+    expect(srV.ntpLsw).toBe(srA.ntpLsw);
+    // RTP time elapsed since the frames, per stream, is the same 733 ms.
+    expect(((srV.rtpTimestamp - hv.timestamp) >>> 0) / 90).toBeCloseTo(733, 1);
+    expect(((srA.rtpTimestamp - ha.timestamp) >>> 0) / 48).toBeCloseTo(733, 1);
+  });
+
+  it('computes the round-trip time from a report block (LSR/DLSR)', () => {
+    const clock = fakeClock();
+    const s = stream('video', clock, []);
+    s.sendPayloads(new H264Packetizer().packetize(AU), 0, true);
+    const [sr] = parseRtcp(s.senderReport() as Buffer);
+    if (sr.type !== 'sr') throw new Error('expected a sender report');
+    const lsr = (((sr.ntpMsw & 0xffff) << 16) | (sr.ntpLsw >>> 16)) >>> 0;
+    clock.t += 150; // report arrives 150 ms later, of which the remote held it 100 ms
+    s.onReportBlock({
+      ssrc: 0xaaaa,
+      fractionLost: 0.1,
+      cumulativeLost: 4,
+      highestSequence: 1,
+      jitter: 900,
+      lastSr: lsr,
+      delaySinceLastSr: 6554,
+    });
+    expect(s.stats.roundTripTimeMs).toBeCloseTo(50, 0);
+    expect(s.stats.jitterMs).toBeCloseTo(10, 5);
+    expect(s.stats.fractionLost).toBeCloseTo(0.1, 5);
+  });
+});

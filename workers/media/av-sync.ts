@@ -1,0 +1,192 @@
+/**
+ * Per-participant lip sync on the server's receive side (issue #15 item 1, docs/lip-sync.md).
+ *
+ * A wrtc peer's audio reaches the room later than its video: the audio passes libwebrtc's NetEq
+ * jitter buffer, wrtc's audio sink path and our own JitterBuffer before the mixer reads it, while
+ * the nonstandard RTCVideoSink hands out each frame as soon as it is decoded. Measured end to end
+ * (bench/lip-sync.ts) that put the sound ~60 ms after the picture in recordings. This module
+ * estimates the difference once a second from the peer's receiver stats and holds the
+ * participant's video frames back by it, in a small ring of frame references (no copy, no
+ * allocation per frame or tick), so both media enter the composite and the mix aligned.
+ */
+import type { I420Frame } from './engine/video/i420';
+
+/** Receiver counters of one peer's inbound streams (cumulative, as getStats() reports them). */
+export interface InboundCounters {
+  /** Σ seconds each emitted audio sample spent in NetEq, and the samples emitted. */
+  audioJitterDelayS: number;
+  audioEmitted: number;
+  /** Σ seconds each video frame spent in the video jitter buffer, and the frames emitted. */
+  videoJitterDelayS: number;
+  videoEmitted: number;
+  /** Σ decode time (s) and frames decoded. */
+  videoDecodeS: number;
+  videoDecoded: number;
+}
+
+/** Reads the inbound-rtp counters of a wrtc getStats() report (null when a kind is missing). */
+export function inboundCounters(report: {
+  forEach(cb: (s: Record<string, unknown>) => void): void;
+}): InboundCounters | null {
+  const c: InboundCounters = {
+    audioJitterDelayS: 0,
+    audioEmitted: 0,
+    videoJitterDelayS: 0,
+    videoEmitted: 0,
+    videoDecodeS: 0,
+    videoDecoded: 0,
+  };
+  let audio = false;
+  let video = false;
+  const num = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
+  report.forEach((s) => {
+    if (s.type !== 'inbound-rtp') return;
+    const kind = s.kind ?? s.mediaType;
+    if (kind === 'audio') {
+      audio = true;
+      c.audioJitterDelayS += num(s.jitterBufferDelay);
+      c.audioEmitted += num(s.jitterBufferEmittedCount);
+    } else if (kind === 'video') {
+      video = true;
+      c.videoJitterDelayS += num(s.jitterBufferDelay);
+      c.videoEmitted += num(s.jitterBufferEmittedCount);
+      c.videoDecodeS += num(s.totalDecodeTime);
+      c.videoDecoded += num(s.framesDecoded);
+    }
+  });
+  return audio && video ? c : null;
+}
+
+/**
+ * What the stats do not show, measured end to end with wrtc at both ends (bench/lip-sync.ts,
+ * docs/lip-sync.md): the audio path's share outside NetEq's jitterBufferDelay (Opus
+ * packetisation at the sender, NetEq's sync buffer and decoder output, wrtc's sink hand-over)
+ * less the video path's outside its jitter buffer and decoder.
+ */
+export const UNSEEN_AUDIO_MS = 15;
+/** The composite samples a participant's latest frame on a 30 fps grid: on average half a frame late. */
+export const COMPOSE_WAIT_MS = 1000 / 30 / 2;
+/** Longest hold of the video; beyond it the estimate is not trusted (a stuck audio buffer). */
+export const MAX_VIDEO_DELAY_MS = 400;
+/** Largest change of the applied delay per update: a step freezes or skips the picture that long. */
+const MAX_STEP_MS = 80;
+/** Changes smaller than this are not applied (the estimate's own noise). */
+const DEADBAND_MS = 4;
+/** Weight of a new measurement in the smoothed estimate (updates every ~1 s). */
+const SMOOTHING = 0.5;
+/** Frame references kept: 400 ms at 60 fps, with room to spare. */
+const RING = 48;
+
+export interface AvSyncSnapshot {
+  /** Estimated audio path − video path to the room (ms), smoothed; null before two stats samples. */
+  estimatedMs: number | null;
+  /** The delay applied to the video now (ms). */
+  videoDelayMs: number;
+  /** The last sample's parts (ms): NetEq, our jitter buffer, video jitter buffer, decode. */
+  audioJitterMs: number;
+  roomJitterMs: number;
+  videoJitterMs: number;
+  videoDecodeMs: number;
+}
+
+export class AvSync {
+  private readonly frames: (I420Frame | null)[] = new Array<I420Frame | null>(RING).fill(null);
+  private readonly times = new Float64Array(RING);
+  /** Next slot to write; entries [tail, head) are held frames, oldest first. */
+  private head = 0;
+  private tail = 0;
+  private shown: I420Frame | null = null;
+  private delayMs = 0;
+  private smoothed: number | null = null;
+  private last: InboundCounters | null = null;
+  private readonly parts = { audioJitterMs: 0, roomJitterMs: 0, videoJitterMs: 0, videoDecodeMs: 0 };
+
+  constructor(private readonly enabled = true) {}
+
+  get videoDelayMs(): number {
+    return this.delayMs;
+  }
+
+  /** Frames waiting in the ring (not yet due). */
+  get heldFrames(): number {
+    return (this.head - this.tail + RING) % RING;
+  }
+
+  /** A decoded frame as it arrives from the sink (performance.now()). The reference is kept. */
+  push(frame: I420Frame, at: number): void {
+    this.frames[this.head] = frame;
+    this.times[this.head] = at;
+    this.head = (this.head + 1) % RING;
+    // Full: the oldest held frame is shown from now on rather than lost behind the newest.
+    if (this.head === this.tail) this.advance();
+    // Frames already due are released here too, not only when the composite asks: a member whose
+    // tile nobody composes (no video output in use, a speaker layout) then holds no more than
+    // the delay's worth of frames (a 720p frame is 1.4 MB), as it held one before.
+    this.release(at);
+  }
+
+  /** The frame to show at `now`: the newest that arrived at least videoDelayMs ago. */
+  frameAt(now: number): I420Frame | null {
+    this.release(now);
+    return this.shown;
+  }
+
+  private release(now: number): void {
+    const due = now - this.delayMs;
+    while (this.tail !== this.head && this.times[this.tail] <= due) this.advance();
+  }
+
+  private advance(): void {
+    this.shown = this.frames[this.tail];
+    this.frames[this.tail] = null;
+    this.tail = (this.tail + 1) % RING;
+  }
+
+  /**
+   * One stats sample (about once a second): `roomJitterMs` is how long audio waited in the room's
+   * own JitterBuffer over the same period. Returns the applied delay.
+   */
+  update(c: InboundCounters, roomJitterMs: number): number {
+    const prev = this.last;
+    this.last = c;
+    const dA = prev ? c.audioEmitted - prev.audioEmitted : 0;
+    const dV = prev ? c.videoEmitted - prev.videoEmitted : 0;
+    const dD = prev ? c.videoDecoded - prev.videoDecoded : 0;
+    // No audio or no video flowed since the last sample (muted camera, DTX, a new stream whose
+    // counters restarted): nothing to align, keep what is applied.
+    if (!prev || dA <= 0 || dV <= 0) return this.delayMs;
+    const p = this.parts;
+    p.audioJitterMs = ((c.audioJitterDelayS - prev.audioJitterDelayS) / dA) * 1000;
+    p.videoJitterMs = ((c.videoJitterDelayS - prev.videoJitterDelayS) / dV) * 1000;
+    p.videoDecodeMs = dD > 0 ? ((c.videoDecodeS - prev.videoDecodeS) / dD) * 1000 : 0;
+    p.roomJitterMs = roomJitterMs;
+    const audioPath = p.audioJitterMs + p.roomJitterMs + UNSEEN_AUDIO_MS;
+    const videoPath = p.videoJitterMs + p.videoDecodeMs + COMPOSE_WAIT_MS;
+    const sample = audioPath - videoPath;
+    if (!Number.isFinite(sample)) return this.delayMs;
+    this.smoothed = this.smoothed === null ? sample : this.smoothed + SMOOTHING * (sample - this.smoothed);
+    if (!this.enabled) return this.delayMs;
+    const target = Math.max(0, Math.min(MAX_VIDEO_DELAY_MS, this.smoothed));
+    const diff = target - this.delayMs;
+    if (Math.abs(diff) >= DEADBAND_MS) this.delayMs += Math.max(-MAX_STEP_MS, Math.min(MAX_STEP_MS, diff));
+    return this.delayMs;
+  }
+
+  snapshot(): AvSyncSnapshot {
+    const r = (x: number): number => Math.round(x * 10) / 10;
+    return {
+      estimatedMs: this.smoothed === null ? null : r(this.smoothed),
+      videoDelayMs: r(this.delayMs),
+      audioJitterMs: r(this.parts.audioJitterMs),
+      roomJitterMs: r(this.parts.roomJitterMs),
+      videoJitterMs: r(this.parts.videoJitterMs),
+      videoDecodeMs: r(this.parts.videoDecodeMs),
+    };
+  }
+
+  clear(): void {
+    this.frames.fill(null);
+    this.head = this.tail = 0;
+    this.shown = null;
+  }
+}

@@ -1,0 +1,144 @@
+import type { DownlinkProfile } from '../protocol/media';
+import type { Logger } from '../kernel/logger';
+import {
+  DEFAULT_DOWNLINK_OPTIONS,
+  DownlinkController,
+  type DownlinkControllerOptions,
+  type DownlinkSample,
+  type DownlinkStep,
+} from './downlink-controller';
+import { DownlinkStatsReader, type RawStat } from './downlink-stats';
+
+/** One window of link figures per participant. */
+const WINDOW_MS = 1000;
+
+/** A member whose downlink adapts: a wrtc peer (libwebrtc's stats say what its link carries). */
+export interface AdaptiveMember {
+  readonly id: string;
+  readonly connectionState: string;
+  rawStats(): Promise<RawStat[]>;
+}
+
+export interface DownlinkAdaptationHooks {
+  /** The members to sample this window (wrtc peers with a video downlink). */
+  members(): Iterable<AdaptiveMember>;
+  /**
+   * What the member would be served without adaptation (its request after the room's
+   * shedding), or null when its downlink does not adapt now (pinned, no video downlink).
+   */
+  ceiling(id: string): DownlinkProfile | null;
+  /** Frames per second the composite served to `id` is handed to its encoder at (null: none). */
+  expectedFps(id: string): number | null;
+  /** The controller took a step for `id`: serve it `served(id, ceiling)` now. */
+  onStep(id: string, step: DownlinkStep, sample: DownlinkSample): void;
+}
+
+interface Entry {
+  controller: DownlinkController;
+  reader: DownlinkStatsReader;
+}
+
+/**
+ * The room's side of adaptive downlink (docs/adaptive-downlink.md): every second, reads each
+ * wrtc participant's link from its peer connection's stats and feeds that participant's
+ * DownlinkController; a step re-serves the participant (MediaRoom). The served profile is the
+ * lower of what it asked for after the room's shedding (the ceiling) and adaptation's cap.
+ */
+export class DownlinkAdaptation {
+  private readonly entries = new Map<string, Entry>();
+  /** Members whose last window showed their link limiting them (see linkLimited). */
+  private readonly limited = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  private sampling = false;
+  private readonly opts: DownlinkControllerOptions;
+
+  constructor(
+    private readonly enabled: boolean,
+    recoverMs: number,
+    private readonly hooks: DownlinkAdaptationHooks,
+    private readonly log: Logger,
+  ) {
+    this.opts = { ...DEFAULT_DOWNLINK_OPTIONS, upMs: recoverMs };
+  }
+
+  /** What `id` is served under `ceiling`: the ceiling, or adaptation's lower cap. */
+  served(id: string, ceiling: DownlinkProfile): DownlinkProfile {
+    return this.entries.get(id)?.controller.served(ceiling) ?? ceiling;
+  }
+
+  /** Adaptation starts over for `id` (a new request, a pin or unpin): no cap until it measures again. */
+  reset(id: string): void {
+    this.entries.get(id)?.controller.reset();
+  }
+
+  remove(id: string): void {
+    this.entries.delete(id);
+    this.limited.delete(id);
+  }
+
+  /**
+   * The member's link limited what was sent to it in the last window (a shortfall): frames its
+   * encoder dropped then are the link's doing, not the
+   * worker's, and must not count as encoder backlog for the room's quality shedding (which
+   * would shed video for everyone because of one narrow link).
+   */
+  linkLimited(id: string): boolean {
+    return this.limited.has(id);
+  }
+
+  start(): void {
+    if (this.timer || !this.enabled) return;
+    this.timer = setInterval(() => void this.sample(), WINDOW_MS);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private entry(id: string): Entry {
+    let e = this.entries.get(id);
+    if (!e)
+      this.entries.set(
+        id,
+        (e = { controller: new DownlinkController(this.opts), reader: new DownlinkStatsReader() }),
+      );
+    return e;
+  }
+
+  private async sample(): Promise<void> {
+    if (this.sampling) return; // a slow getStats must not pile windows up
+    this.sampling = true;
+    try {
+      const members = [...this.hooks.members()];
+      await Promise.all(members.map((m) => this.sampleOne(m)));
+    } finally {
+      this.sampling = false;
+    }
+  }
+
+  private async sampleOne(m: AdaptiveMember): Promise<void> {
+    if (m.connectionState !== 'connected') return;
+    if (this.hooks.ceiling(m.id) === null) {
+      // Pinned or no video downlink: its figures are not gathered, and it starts afresh later.
+      this.entries.delete(m.id);
+      this.limited.delete(m.id);
+      return;
+    }
+    const stats = await m.rawStats().catch((err: unknown) => {
+      this.log.debug('downlink stats failed', { participantId: m.id, err });
+      return null;
+    });
+    if (!stats || !this.timer) return;
+    const e = this.entry(m.id);
+    const s = e.reader.read(stats, performance.now());
+    // Ask again: the member may have pinned, left or changed its request during getStats.
+    const ceiling = this.hooks.ceiling(m.id);
+    if (!s || ceiling === null || this.entries.get(m.id) !== e) return;
+    s.expectedFps = this.hooks.expectedFps(m.id);
+    const step = e.controller.update(s, ceiling, performance.now());
+    if (e.controller.lastVerdict === 'shortfall') this.limited.add(m.id);
+    else this.limited.delete(m.id);
+    if (step) this.hooks.onStep(m.id, step, s);
+  }
+}

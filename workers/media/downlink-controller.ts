@@ -1,0 +1,229 @@
+import { DOWNLINK_PROFILES, OUTPUT_PROFILES, type DownlinkProfile } from '../protocol/media';
+
+/** One window (~1 s) of a participant's downlink as the server's side of its peer connection sees it. */
+export interface DownlinkSample {
+  /** availableOutgoingBitrate of the selected candidate pair (libwebrtc's send-side estimate), kbps. */
+  estimateKbps: number | null;
+  /** Everything the peer connection sent in the window (RTP payload and headers, all media), kbps. */
+  sentKbps: number;
+  /** Worst fractionLost (0..1) of the remote-inbound-rtp reports (the client's receiver reports). */
+  fractionLost: number | null;
+  rttMs: number | null;
+  /** NACKs and PLIs the client sent per second in the window (logged with every step). */
+  nackPerSec: number;
+  pliPerSec: number;
+  /** libwebrtc's video encoder reports `qualityLimitationReason: 'bandwidth'`. */
+  bandwidthLimited: boolean;
+  /** Video frames sent per second in the window. */
+  sentFps: number;
+  /** The rate the served composite is handed to the encoder at (null: no video served). */
+  expectedFps: number | null;
+}
+
+export interface DownlinkControllerOptions {
+  /**
+   * The link estimate each step needs to look right (kbps, video and audio): well below the
+   * profile's ceiling (maxVideoKbps, congestion control adapts below it) but above the point
+   * where libwebrtc starts dropping frames of that size. `audio` needs nothing: it is the floor.
+   */
+  needKbps: Readonly<Record<DownlinkProfile, number>>;
+  /** What each step sends at most (its video ceiling and audio), kbps. */
+  fullKbps: Readonly<Record<DownlinkProfile, number>>;
+  /** The lowest step adaptation goes to. */
+  floor: DownlinkProfile;
+  /** Shortfall for this long (consecutive windows, none calm) before a step down. */
+  downMs: number;
+  /** Shortfall for this long takes back a step up made less than upMs ago (a failed probe). */
+  probeDownMs: number;
+  /** Headroom for this long before a step up (and at least this long after any step). */
+  upMs: number;
+  /**
+   * A step up that the estimate does not vouch for is a probe; a probe taken back within upMs
+   * doubles the wait before the next one, up to this factor.
+   */
+  maxBackoff: number;
+  /** No decision for this long after the first window: the estimate ramps up from 300 kbps. */
+  warmupMs: number;
+  /** Sustained loss at or above this is a shortfall whatever the estimate says. */
+  lossShortfall: number;
+  /** Headroom needs loss at or below this. */
+  lossCalm: number;
+  /**
+   * An estimate below the need counts only when the sender uses at least this fraction of it
+   * (or the encoder says it is limited by bandwidth): libwebrtc caps its estimate at about 1.5×
+   * what it actually sends, so a still picture that needs little keeps the estimate low on
+   * any link, and that is not a shortfall.
+   */
+  busyFraction: number;
+  /**
+   * Frames sent below this fraction of the composite's rate, while the link is what limits
+   * (the estimate below what the step would send at most, and the sender filling it), is a
+   * shortfall even when the estimate covers the step's need: a busy picture needs more than
+   * the need says, and libwebrtc then keeps the resolution and drops frames (the issue's
+   * 640x360 at 11 fps). libwebrtc's own `bandwidth` limitation is no evidence here: it also
+   * says so when the profile's ceiling (b=AS) is what limits a busy picture.
+   */
+  minFpsFraction: number;
+}
+
+/** Audio (Opus mix-minus) and RTP/RTCP overhead on top of a profile's video. */
+const AUDIO_KBPS = 40;
+
+export const DEFAULT_DOWNLINK_OPTIONS: DownlinkControllerOptions = {
+  needKbps: {
+    audio: 0,
+    // 60 % of the ceiling: the issue's measurement saw `standard` at ~170 kbps freeze and drop to
+    // 11 fps, `low` carry 15 fps in 300 kbit/s.
+    low: Math.round(OUTPUT_PROFILES.low.maxVideoKbps * 0.6) + AUDIO_KBPS,
+    standard: Math.round(OUTPUT_PROFILES.standard.maxVideoKbps * 0.6) + AUDIO_KBPS,
+    high: Math.round(OUTPUT_PROFILES.high.maxVideoKbps * 0.6) + AUDIO_KBPS,
+  },
+  fullKbps: {
+    audio: AUDIO_KBPS,
+    low: OUTPUT_PROFILES.low.maxVideoKbps + AUDIO_KBPS,
+    standard: OUTPUT_PROFILES.standard.maxVideoKbps + AUDIO_KBPS,
+    high: OUTPUT_PROFILES.high.maxVideoKbps + AUDIO_KBPS,
+  },
+  floor: 'audio',
+  downMs: 3000,
+  probeDownMs: 2000,
+  upMs: 15_000,
+  maxBackoff: 4,
+  warmupMs: 5000,
+  lossShortfall: 0.1,
+  lossCalm: 0.03,
+  busyFraction: 0.7,
+  minFpsFraction: 0.6,
+};
+
+export type DownlinkStep = 'down' | 'up';
+export type DownlinkVerdict = 'shortfall' | 'calm' | 'neutral';
+
+/**
+ * Decides how far below its ceiling (what it asked for, after the room's shedding) one
+ * participant's downlink is served, from its link's figures, one window at a time. Pure (time
+ * is an argument) and per participant. Steps down one rung after `downMs` of shortfall (estimate
+ * below the served step's need while the sender is not application-limited, or sustained loss);
+ * steps up one rung after `upMs` of headroom, at once when the estimate already covers the next
+ * rung's need, otherwise as a probe whose failure (a step down within upMs) doubles the wait.
+ */
+export class DownlinkController {
+  /** The rung adaptation limits the downlink to; null: no limit (the ceiling is served). */
+  private capRung: number | null = null;
+  private firstAt: number | null = null;
+  private shortfallSince: number | null = null;
+  private calmSince: number | null = null;
+  private lastStepAt = Number.NEGATIVE_INFINITY;
+  private lastStep: DownlinkStep | null = null;
+  private backoff = 1;
+  private readonly floorRung: number;
+  /** The verdict of the last window fed to update (null before any). */
+  lastVerdict: DownlinkVerdict | null = null;
+
+  constructor(private readonly opts: DownlinkControllerOptions = DEFAULT_DOWNLINK_OPTIONS) {
+    this.floorRung = rung(opts.floor);
+  }
+
+  /** Adaptation's limit, or null when the ceiling is served. */
+  get cap(): DownlinkProfile | null {
+    return this.capRung === null ? null : DOWNLINK_PROFILES[this.capRung];
+  }
+
+  /** The wait before a probing step up, after backing off from failed ones. */
+  get probeWaitMs(): number {
+    return this.opts.upMs * this.backoff;
+  }
+
+  /** What is served under `ceiling` (the lower of the two). */
+  served(ceiling: DownlinkProfile): DownlinkProfile {
+    const c = rung(ceiling);
+    return DOWNLINK_PROFILES[this.capRung === null ? c : Math.min(c, this.capRung)];
+  }
+
+  /** Forget everything (the participant asked for another profile, or unpinned). */
+  reset(): void {
+    this.capRung = null;
+    this.firstAt = null;
+    this.shortfallSince = null;
+    this.calmSince = null;
+    this.lastStepAt = Number.NEGATIVE_INFINITY;
+    this.lastStep = null;
+    this.backoff = 1;
+  }
+
+  /** How one window reads for a downlink serving `served`. */
+  verdict(s: DownlinkSample, served: DownlinkProfile): DownlinkVerdict {
+    const o = this.opts;
+    const lost = s.fractionLost ?? 0;
+    if (lost >= o.lossShortfall) return 'shortfall';
+    const need = o.needKbps[served];
+    const est = s.estimateKbps;
+    const busy = est !== null && s.sentKbps >= o.busyFraction * est;
+    if (est !== null && est < need && (busy || s.bandwidthLimited)) return 'shortfall';
+    if (
+      served !== 'audio' &&
+      s.expectedFps !== null &&
+      s.sentFps < o.minFpsFraction * s.expectedFps &&
+      est !== null &&
+      est < o.fullKbps[served] &&
+      busy
+    )
+      return 'shortfall';
+    return lost <= o.lossCalm ? 'calm' : 'neutral';
+  }
+
+  /** Feeds one window observed at `now` (ms) under `ceiling`; returns the step taken, if any. */
+  update(s: DownlinkSample, ceiling: DownlinkProfile, now: number): DownlinkStep | null {
+    this.firstAt ??= now;
+    const servedRung = rung(this.served(ceiling));
+    const v = this.verdict(s, DOWNLINK_PROFILES[servedRung]);
+    this.lastVerdict = v;
+    if (v === 'shortfall') {
+      this.calmSince = null;
+      this.shortfallSince ??= now;
+    } else if (v === 'calm') {
+      this.shortfallSince = null;
+      this.calmSince ??= now;
+    } // neutral: neither clock restarts nor advances a decision of its own
+    if (now - this.firstAt < this.opts.warmupMs) return null;
+
+    if (v === 'shortfall' && this.shortfallSince !== null) {
+      const probing = this.lastStep === 'up' && now - this.lastStepAt < this.opts.upMs;
+      const wait = probing ? this.opts.probeDownMs : this.opts.downMs;
+      if (servedRung <= this.floorRung || now - this.shortfallSince < wait) return null;
+      if (probing) this.backoff = Math.min(this.opts.maxBackoff, this.backoff * 2); // the probe failed
+      this.capRung = servedRung - 1;
+      return this.step('down', now);
+    }
+    if (v !== 'calm' || this.calmSince === null) return null;
+    // A step up that held for upMs proves the link: earlier failed probes are forgotten.
+    if (this.lastStep === 'up' && now - this.lastStepAt >= this.opts.upMs) this.backoff = 1;
+    const ceilingRung = rung(ceiling);
+    if (servedRung >= ceilingRung) {
+      // The ceiling (a lower request, the room's shedding) is below the cap: the cap is moot.
+      if (this.capRung !== null && this.capRung >= ceilingRung) this.capRung = null;
+      return null;
+    }
+    const calmFor = now - this.calmSince;
+    const sinceStep = now - this.lastStepAt;
+    if (calmFor < this.opts.upMs || sinceStep < this.opts.upMs) return null;
+    const next = servedRung + 1;
+    const vouched = s.estimateKbps !== null && s.estimateKbps >= this.opts.needKbps[DOWNLINK_PROFILES[next]];
+    if (!vouched && (calmFor < this.probeWaitMs || sinceStep < this.probeWaitMs)) return null;
+    this.capRung = next >= ceilingRung ? null : next;
+    return this.step('up', now);
+  }
+
+  private step(direction: DownlinkStep, now: number): DownlinkStep {
+    this.lastStep = direction;
+    this.lastStepAt = now;
+    // The new rung is judged on its own windows.
+    this.shortfallSince = null;
+    this.calmSince = direction === 'up' ? now : null;
+    return direction;
+  }
+}
+
+function rung(p: DownlinkProfile): number {
+  return DOWNLINK_PROFILES.indexOf(p);
+}

@@ -1,0 +1,115 @@
+import type { DownlinkSample } from './downlink-controller';
+
+/**
+ * The fields of libwebrtc's stats (as @roamhq/wrtc reports them) the downlink controller reads;
+ * everything optional, because which ones a report carries depends on the connection's stage.
+ */
+export interface RawStat {
+  id: string;
+  type: string;
+  timestamp?: number;
+  kind?: string;
+  mediaType?: string;
+  /** candidate-pair */
+  state?: string;
+  nominated?: boolean;
+  availableOutgoingBitrate?: number;
+  /** transport */
+  selectedCandidatePairId?: string;
+  /** outbound-rtp */
+  bytesSent?: number;
+  headerBytesSent?: number;
+  nackCount?: number;
+  framesSent?: number;
+  pliCount?: number;
+  qualityLimitationReason?: string;
+  /** remote-inbound-rtp */
+  fractionLost?: number;
+  roundTripTime?: number;
+}
+
+interface Counters {
+  at: number;
+  bytes: number;
+  nacks: number;
+  plis: number;
+  frames: number;
+}
+
+/**
+ * Turns successive getStats reports of one peer connection into DownlinkSamples (rates over the
+ * time between two reports). The first report only sets the base: it returns null.
+ */
+export class DownlinkStatsReader {
+  private prev: Counters | null = null;
+  /** Reused: one sample per window, read by the controller before the next one is made. */
+  private readonly sample: DownlinkSample = {
+    estimateKbps: null,
+    sentKbps: 0,
+    fractionLost: null,
+    rttMs: null,
+    nackPerSec: 0,
+    pliPerSec: 0,
+    bandwidthLimited: false,
+    sentFps: 0,
+    expectedFps: null,
+  };
+
+  /** `stats`: every entry of one report; `now`: when it was taken (ms). */
+  read(stats: Iterable<RawStat>, now: number): DownlinkSample | null {
+    let selectedId: string | undefined;
+    let nominatedEstimate: number | null = null;
+    const pairEstimates = new Map<string, number>();
+    let bytes = 0;
+    let nacks = 0;
+    let plis = 0;
+    let frames = 0;
+    let lost: number | null = null;
+    let rtt: number | null = null;
+    let limited = false;
+    for (const s of stats) {
+      switch (s.type) {
+        case 'transport':
+          selectedId ??= s.selectedCandidatePairId;
+          break;
+        case 'candidate-pair':
+          if (typeof s.availableOutgoingBitrate === 'number') {
+            pairEstimates.set(s.id, s.availableOutgoingBitrate);
+            if (s.nominated && s.state === 'succeeded') nominatedEstimate = s.availableOutgoingBitrate;
+          }
+          break;
+        case 'outbound-rtp':
+          bytes += (s.bytesSent ?? 0) + (s.headerBytesSent ?? 0);
+          nacks += s.nackCount ?? 0;
+          plis += s.pliCount ?? 0;
+          if ((s.kind ?? s.mediaType) === 'video') {
+            frames += s.framesSent ?? 0;
+            if (s.qualityLimitationReason === 'bandwidth') limited = true;
+          }
+          break;
+        case 'remote-inbound-rtp':
+          if (typeof s.fractionLost === 'number') lost = Math.max(lost ?? 0, s.fractionLost);
+          if (typeof s.roundTripTime === 'number') rtt = Math.max(rtt ?? 0, s.roundTripTime * 1000);
+          break;
+      }
+    }
+    const estimate =
+      (selectedId !== undefined ? pairEstimates.get(selectedId) : undefined) ?? nominatedEstimate;
+    const prev = this.prev;
+    this.prev = { at: now, bytes, nacks, plis, frames };
+    if (!prev || now <= prev.at) return null;
+    const seconds = (now - prev.at) / 1000;
+    const out = this.sample;
+    out.estimateKbps = estimate === null ? null : estimate / 1000;
+    // Counters restart when a sender's stream is replaced: a negative difference is no rate.
+    out.sentKbps = Math.max(0, (bytes - prev.bytes) * 8) / 1000 / seconds;
+    out.nackPerSec = Math.max(0, nacks - prev.nacks) / seconds;
+    out.pliPerSec = Math.max(0, plis - prev.plis) / seconds;
+    out.sentFps = Math.max(0, frames - prev.frames) / seconds;
+    out.expectedFps = null; // the room's to say (DownlinkAdaptation)
+    out.fractionLost = lost;
+    out.rttMs = rtt;
+    out.bandwidthLimited = limited;
+    return out;
+  }
+}

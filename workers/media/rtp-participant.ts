@@ -1,0 +1,369 @@
+import type {
+  IceCandidateInit,
+  IceServerInit,
+  ParticipantRole,
+  ParticipantSnapshot,
+  PeerConnectionState,
+  Profile,
+} from '../protocol/media';
+import {
+  ConflictError,
+  InvalidCandidateError,
+  InvalidSdpError,
+  PayloadTooLargeError,
+} from '../kernel/errors';
+import type { Logger } from '../kernel/logger';
+import { FRAME_SAMPLES, JitterBuffer, SAMPLE_RATE } from './engine/audio/jitter-buffer';
+import {
+  OPUS_MAX_PACKET_BYTES,
+  OpusDecoder,
+  OpusEncoder,
+  VideoDecoder,
+  type DecodedVideoFrame,
+} from './engine/codec';
+import type { I420Frame } from './engine/video/i420';
+import { CandidateAnnouncer } from './announced-ip';
+import type { PeerEvents, PeerInit } from './participant-peer';
+import type { ProfileOutput } from './profile-output';
+import { memberSnapshot, type PeerMember } from './room-member';
+import { mediaTimestamp, RtpPeer, UnsupportedOfferError, type ReceivedFrame } from './rtp';
+import { isUsableH264, parseSdp } from './rtp/sdp';
+import type { SharedVideoEncoder } from './shared-video-encoder';
+import {
+  DOWNLINK_OPUS,
+  OPUS_FRAME_TICKS,
+  QUIET_FRAMES_TO_SHARE,
+  type SharedMixEncoder,
+} from './shared-mix-encoder';
+
+/** Opus frames sent to the client: 20 ms (two mixer ticks), libwebrtc's default. */
+const OPUS_FRAME_MS = 10 * OPUS_FRAME_TICKS;
+const OPUS_FRAME_SAMPLES = FRAME_SAMPLES * OPUS_FRAME_TICKS;
+/** Longest Opus frame a client may send (120 ms at 48 kHz). */
+const OPUS_MAX_DECODED_SAMPLES = 5760;
+/** The audio timeline is re-anchored to the clock when it drifts this far (after a stall). */
+const AUDIO_REANCHOR_MS = 100;
+
+/**
+ * A participant on the RTP-level stack (node-datachannel): chosen for a client whose offer has
+ * H.264 and none of VP8/VP9/AV1, which @roamhq/wrtc cannot serve, and for an audio-only offer
+ * (cheaper than a libwebrtc peer connection; its silent frames share one encode, see
+ * shared-mix-encoder.ts). Its H.264 uplink is decoded
+ * by our decoder (PLI, throttled by RtpPeer, whenever a frame cannot be decoded), its Opus
+ * uplink by our Opus decoder into the same jitter buffer as anyone's; its downlink video is
+ * the profile's shared H.264 encoder (one encode for every H.264 receiver of the profile) and
+ * its audio its own mix-minus, Opus-encoded here and stamped from the same clock as the video
+ * (one RTCP SR clock per peer: the browser can lip-sync them).
+ */
+export class RtpParticipant implements PeerMember {
+  readonly id: string;
+  readonly displayName: string;
+  readonly role: ParticipantRole;
+  profile: Profile;
+  audioMuted = false;
+  videoMuted = false;
+  connectionState: PeerConnectionState = 'new';
+  latestFrame: I420Frame | null = null;
+  lastFrameAt = 0;
+  hasAudio = false;
+  hasVideo = false;
+  /**
+   * Raw RTP arrives in 20 ms packets with the network's jitter (wrtc's sink delivers 10 ms
+   * chunks already smoothed by libwebrtc's NetEq), so playback starts at 40 ms, not 20: with
+   * 20 ms, 16 audio-only uplinks underran 7.6 % of the ticks (bench:audio).
+   */
+  readonly jitter = new JitterBuffer({ targetFrames: 4, capacityFrames: 14 });
+  readonly audioOutput = new Int16Array(FRAME_SAMPLES);
+
+  private readonly peer: RtpPeer;
+  private readonly decoder: VideoDecoder;
+  private readonly opusDecoder: OpusDecoder;
+  private readonly opusEncoder: OpusEncoder;
+  private readonly decodedPcm = new Int16Array(OPUS_MAX_DECODED_SAMPLES);
+  private readonly pcm20 = new Int16Array(OPUS_FRAME_SAMPLES);
+  /** Whether this listener's own voice was in the mix in a tick of the current 20 ms frame. */
+  private spokeInFrame = false;
+  /** 20 ms frames in a row without this listener's voice in the mix. */
+  private quietFrames = 0;
+  /** Frame parity for sendAudio() (a room that frames calls sendAudioTick itself). */
+  private ownHalf = 0;
+  private readonly packet = new Uint8Array(OPUS_MAX_PACKET_BYTES);
+  private audioAnchorMs = -1;
+  private audioFrames = 0;
+  private output: ProfileOutput | null = null;
+  private encoder: SharedVideoEncoder | null = null;
+  private mids: string[] = [];
+  private negotiated = false;
+  private sendsVideo = false;
+  private iceCount = 0;
+  private closed = false;
+
+  /** Null when the codec addon is not available (the room keeps the wrtc path). */
+  static create(init: PeerInit, events: PeerEvents, log: Logger): RtpParticipant | null {
+    const decoderSink = {
+      onFrame: (f: DecodedVideoFrame) => member?.onDecoded(f),
+      onKeyframeNeeded: () => member?.peer.requestKeyframe(),
+    };
+    const decoder = VideoDecoder.create(
+      { codec: 'h264', logFields: { participantId: init.participantId } },
+      decoderSink,
+    );
+    const opusDecoder = OpusDecoder.create();
+    const opusEncoder = OpusEncoder.create(DOWNLINK_OPUS);
+    if (!decoder || !opusDecoder || !opusEncoder) {
+      decoder?.close();
+      opusDecoder?.close();
+      opusEncoder?.close();
+      return null;
+    }
+    const member: RtpParticipant = new RtpParticipant(init, events, log, decoder, opusDecoder, opusEncoder);
+    return member;
+  }
+
+  private constructor(
+    init: PeerInit,
+    private readonly events: PeerEvents,
+    private readonly log: Logger,
+    decoder: VideoDecoder,
+    opusDecoder: OpusDecoder,
+    opusEncoder: OpusEncoder,
+  ) {
+    this.id = init.participantId;
+    this.displayName = init.displayName;
+    this.role = init.role;
+    this.profile = init.profile;
+    this.maxIce = init.maxIceCandidates;
+    this.decoder = decoder;
+    this.opusDecoder = opusDecoder;
+    this.opusEncoder = opusEncoder;
+    this.peer = new RtpPeer({
+      id: init.participantId,
+      logger: log,
+      iceServers: toLibdatachannelIceServers(init.iceServers),
+      videoCodecs: ['H264'],
+      receive: init.role === 'publisher',
+      keyframeRequestIntervalMs: 500,
+      // The node's networking (RTC_MIN_PORT..RTC_MAX_PORT, ANNOUNCED_IP) as for wrtc peers.
+      ...(init.network.portRange ? { portRange: init.network.portRange } : {}),
+    });
+    this.announcer = init.network.announcedIp ? new CandidateAnnouncer(init.network.announcedIp) : null;
+    this.peer.on('candidate', ({ candidate: raw, mid }) => {
+      const candidate = this.announcer ? this.announcer.candidate(raw) : raw;
+      if (candidate === null) return;
+      const index = this.mids.indexOf(mid);
+      this.events.onIceCandidate({ candidate, sdpMid: mid, sdpMLineIndex: index >= 0 ? index : null });
+    });
+    this.peer.on('gathering-complete', () => this.events.onIceCandidate(null));
+    this.peer.on('connection-state', (s) => {
+      this.connectionState = s;
+      this.events.onConnectionState(s);
+    });
+    this.peer.on('video-frame', (f) => this.decoder.decode(f.data, f.rtpTimestamp));
+    this.peer.on('audio-packet', (f) => this.onAudioPacket(f));
+    this.peer.on('keyframe-request', () => this.encoder?.requestKeyframe(performance.now()));
+  }
+
+  private readonly maxIce: number;
+  /** Null without ANNOUNCED_IP: candidates leave as libdatachannel wrote them. */
+  private readonly announcer: CandidateAnnouncer | null;
+
+  /** The interface's per-tick send, for a caller that does no framing: own encode, own parity. */
+  sendAudio(): void {
+    this.sendAudioTick(this.ownHalf, true, null);
+    this.ownHalf = (this.ownHalf + 1) % OPUS_FRAME_TICKS;
+  }
+
+  /**
+   * One 10 ms tick of this listener's downlink. `half` is the tick's place in the room's 20 ms
+   * frame; `spoke` whether this listener's own voice is in this tick's mix (then its mix-minus
+   * differs from the full mix). At the end of a frame, a listener quiet for QUIET_FRAMES_TO_SHARE
+   * frames before and during it is sent the shared full-mix packet (no encode of its own);
+   * otherwise its own mix-minus is encoded.
+   * Returns what was sent at a frame's end, null on the first half.
+   */
+  sendAudioTick(half: number, spoke: boolean, shared: SharedMixEncoder | null): 'own' | 'shared' | null {
+    this.pcm20.set(this.audioOutput, half * FRAME_SAMPLES);
+    if (spoke) this.spokeInFrame = true;
+    if (half !== OPUS_FRAME_TICKS - 1) return null;
+    const quiet = !this.spokeInFrame && this.quietFrames >= QUIET_FRAMES_TO_SHARE;
+    const sharedFrame = quiet && shared !== null ? shared.frame : null;
+    this.quietFrames = this.spokeInFrame ? 0 : this.quietFrames + 1;
+    this.spokeInFrame = false;
+    const now = performance.now();
+    // One timeline of exact 20 ms steps (what a receiver's jitter buffer expects), anchored on
+    // the clock the video timestamps come from; re-anchored only after a stall.
+    let at = this.audioAnchorMs + this.audioFrames * OPUS_FRAME_MS;
+    if (this.audioAnchorMs < 0 || Math.abs(now - at) > AUDIO_REANCHOR_MS) {
+      this.audioAnchorMs = now;
+      this.audioFrames = 0;
+      at = now;
+    }
+    this.audioFrames++;
+    const packet = sharedFrame ?? this.packet.subarray(0, this.opusEncoder.encode(this.pcm20, this.packet));
+    this.peer.sendAudio(packet, mediaTimestamp(at, SAMPLE_RATE));
+    return sharedFrame ? 'shared' : 'own';
+  }
+
+  async applyOffer(sdp: string, output: ProfileOutput, waitForCandidates = false): Promise<string> {
+    if (this.negotiated) {
+      // Renegotiation of an RTP-level session is not supported: the client rejoins instead.
+      throw new ConflictError('this RTP-level session (H.264 or audio-only) was negotiated already');
+    }
+    this.mids = parseSdp(sdp).map((m) => m.mid);
+    let answer: string;
+    try {
+      answer = await this.peer.acceptOffer(sdp, { waitForCandidates });
+    } catch (err) {
+      if (err instanceof UnsupportedOfferError) throw new InvalidSdpError(err.message);
+      throw err;
+    }
+    if (this.announcer) answer = this.announcer.sdp(answer);
+    this.negotiated = true;
+    // A WHIP publisher (sendonly offer) receives nothing: it takes no place at the encoder.
+    this.sendsVideo = this.peer.getStats().video.send !== null;
+    if (this.sendsVideo) this.attach(output);
+    return answer;
+  }
+
+  async applyAnswer(): Promise<void> {
+    throw new ConflictError(
+      'no server offer is waiting for an answer (RTP-level sessions are not renegotiated)',
+    );
+  }
+
+  async addIceCandidate(candidate: IceCandidateInit | null): Promise<void> {
+    if (candidate === null) return;
+    if (++this.iceCount > this.maxIce) {
+      throw new PayloadTooLargeError(`more than ${this.maxIce} ICE candidates from one participant`);
+    }
+    if (typeof candidate.candidate !== 'string' || candidate.candidate.length > 1024) {
+      throw new InvalidCandidateError('candidate must be a string of at most 1024 characters');
+    }
+    const mid =
+      candidate.sdpMid ?? (candidate.sdpMLineIndex != null ? this.mids[candidate.sdpMLineIndex] : undefined);
+    this.peer.addRemoteCandidate(candidate.candidate, mid ?? this.mids[0] ?? '0');
+  }
+
+  /** The new profile's shared encoder gives this receiver a fresh keyframe (throttled). */
+  async switchProfile(output: ProfileOutput): Promise<void> {
+    this.profile = output.profile.name;
+    if (this.sendsVideo) this.attach(output);
+  }
+
+  /** The `audio` downlink: off the shared encoder (switchProfile attaches it again). */
+  async suspendVideo(): Promise<void> {
+    this.output?.detachH264(this.peer);
+    this.output = null;
+    this.encoder = null;
+  }
+
+  async createServerOffer(): Promise<string | null> {
+    return null; // the shared encoder's bitrate is the profile's: nothing to renegotiate
+  }
+
+  async framesSent(): Promise<number> {
+    return this.peer.getStats().video.send?.framesSent ?? 0;
+  }
+
+  snapshot(): ParticipantSnapshot {
+    return memberSnapshot(this, this.connectionState);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.output?.detachH264(this.peer);
+    this.output = null;
+    this.encoder = null;
+    this.peer.close();
+    this.decoder.close();
+    this.opusDecoder.close();
+    this.opusEncoder.close();
+  }
+
+  private attach(output: ProfileOutput): void {
+    if (this.output === output) return;
+    this.output?.detachH264(this.peer);
+    this.output = output;
+    this.encoder = output.attachH264(this.peer, this.log);
+    if (!this.encoder) this.log.error('no H.264 encoder for the downlink (codec addon missing)');
+  }
+
+  private onDecoded(f: DecodedVideoFrame): void {
+    if (this.closed) return;
+    let frame = this.latestFrame;
+    if (!frame || frame.width !== f.width || frame.height !== f.height) {
+      frame = { width: f.width, height: f.height, data: new Uint8Array(f.data.length) };
+    }
+    // The decoder reuses its buffer: the room reads this copy on its own clock.
+    frame.data.set(f.data);
+    this.latestFrame = frame;
+    this.lastFrameAt = performance.now();
+    if (!this.hasVideo) {
+      this.hasVideo = true;
+      this.events.onMediaChanged();
+    }
+  }
+
+  private onAudioPacket(f: ReceivedFrame): void {
+    if (this.closed) return;
+    let n: number;
+    try {
+      n = this.opusDecoder.decode(f.data, this.decodedPcm);
+    } catch (err) {
+      this.log.debug('opus packet not decodable', { err });
+      return;
+    }
+    if (n <= 0) return;
+    this.hasAudio = true;
+    this.jitter.push(this.decodedPcm.subarray(0, n), SAMPLE_RATE, 1);
+  }
+}
+
+/** IceServerInit (browser form) → libdatachannel's `stun:host:port` / `turn:user:pass@host:port`. */
+export function toLibdatachannelIceServers(servers: IceServerInit[]): string[] {
+  const out: string[] = [];
+  for (const s of servers) {
+    for (const url of Array.isArray(s.urls) ? s.urls : [s.urls]) {
+      const m = /^(stuns?|turns?):(.*)$/.exec(url);
+      if (!m) continue;
+      const [, scheme, rest] = m;
+      if (scheme.startsWith('turn') && s.username !== undefined && s.credential !== undefined) {
+        out.push(`${scheme}:${encodeURIComponent(s.username)}:${encodeURIComponent(s.credential)}@${rest}`);
+      } else out.push(url);
+    }
+  }
+  return out;
+}
+
+/**
+ * The RTP-level path serves an offer whose video is H.264 only: at least one usable H.264
+ * (constrained baseline, packetization-mode 1) and no VP8, VP9 or AV1 that wrtc could take.
+ */
+export function isH264OnlyOffer(sdp: string): boolean {
+  let h264 = false;
+  for (const m of parseSdp(sdp)) {
+    if (m.kind !== 'video' || m.port === 0) continue;
+    for (const c of m.codecs) {
+      if (c.name === 'VP8' || c.name === 'VP9' || c.name === 'AV1') return false;
+      if (isUsableH264(c)) h264 = true;
+    }
+  }
+  return h264;
+}
+
+/**
+ * The RTP-level path also serves an audio-only offer (overload issue, item 4): Opus and no video
+ * section in use (none, port 0, or inactive). Such a participant needs no video stack at all,
+ * and on this path its downlink is our Opus encode (lower complexity than libwebrtc's, and
+ * shared by every listener who is not speaking) instead of a libwebrtc peer connection with
+ * its own encoder, pacer and congestion-control threads.
+ */
+export function isAudioOnlyOffer(sdp: string): boolean {
+  let opus = false;
+  for (const m of parseSdp(sdp)) {
+    if (m.kind === 'video' && m.port !== 0 && m.direction !== 'inactive') return false;
+    if (m.kind === 'audio' && m.port !== 0 && m.codecs.some((c) => c.name === 'OPUS')) opus = true;
+  }
+  return opus;
+}

@@ -1,0 +1,132 @@
+import type { OutputProfile, Profile, SharedEncoderStats } from '../protocol/media';
+import type { Logger } from '../kernel/logger';
+import { VideoEncoder, type EncodedVideoFrame } from './engine/codec';
+import type { I420Frame } from './engine/video/i420';
+import { H264Packetizer, mediaTimestamp, type RtpPeer } from './rtp';
+
+/** Keyframes asked for by receivers (PLI/FIR, a new receiver) are at least this far apart. */
+export const KEYFRAME_MIN_INTERVAL_MS = 500;
+/** The periodic keyframe floor: a receiver that lost everything recovers within this even without a PLI. */
+export const KEYFRAME_FLOOR_SECONDS = 5;
+
+/**
+ * One profile's composite encoded ONCE (H.264 constrained baseline, x264 zerolatency: no
+ * B-frames, no lookahead) and packetized once; every RTP-level receiver of the profile gets the
+ * same payloads (each peer keeps its own sequence numbers, history for NACK/RTX and SR).
+ * A keyframe request from any receiver makes a keyframe for all of them, so requests are
+ * throttled here, where they all meet: one that comes within KEYFRAME_MIN_INTERVAL_MS of the
+ * previous keyframe is not dropped but deferred to the end of the interval (a storm of PLIs
+ * from one receiver costs at most two keyframes a second for everyone).
+ */
+export class SharedVideoEncoder {
+  private readonly receivers = new Set<RtpPeer>();
+  private readonly encoder: VideoEncoder;
+  private readonly packetizer = new H264Packetizer();
+  private lastKeyframeAt = -Infinity;
+  private keyframePending = false;
+  private keyframeRequests = 0;
+  private keyframesForced = 0;
+  private closed = false;
+
+  /** Null when the codec addon is not available. */
+  static create(profile: OutputProfile, log: Logger): SharedVideoEncoder | null {
+    let encoder: SharedVideoEncoder | null = null;
+    const enc = VideoEncoder.create(
+      {
+        codec: 'h264',
+        width: profile.width,
+        height: profile.height,
+        fps: profile.fps,
+        bitrateKbps: profile.maxVideoKbps,
+        keyframeIntervalFrames: profile.fps * KEYFRAME_FLOOR_SECONDS,
+        logFields: { profile: profile.name },
+      },
+      (f) => encoder?.onEncoded(f),
+    );
+    if (enc === null) return null;
+    encoder = new SharedVideoEncoder(profile.name, enc, log);
+    return encoder;
+  }
+
+  private constructor(
+    readonly profile: Profile,
+    encoder: VideoEncoder,
+    private readonly log: Logger,
+  ) {
+    this.encoder = encoder;
+    this.log.info('shared video encoder open', { profile, codec: 'h264' });
+  }
+
+  get receiverCount(): number {
+    return this.receivers.size;
+  }
+
+  /** A new receiver gets the stream from a fresh keyframe (within the throttle). */
+  attach(peer: RtpPeer, now = performance.now()): void {
+    this.receivers.add(peer);
+    this.requestKeyframe(now);
+  }
+
+  detach(peer: RtpPeer): void {
+    this.receivers.delete(peer);
+  }
+
+  requestKeyframe(now: number): void {
+    this.keyframeRequests++;
+    if (now - this.lastKeyframeAt >= KEYFRAME_MIN_INTERVAL_MS) this.forceKeyframe(now);
+    else this.keyframePending = true;
+  }
+
+  /** The composite of this tick (`now`: the room clock's tick time, performance.now() based). */
+  encode(frame: I420Frame, now: number): void {
+    if (this.closed || this.receivers.size === 0) return;
+    if (this.keyframePending && now - this.lastKeyframeAt >= KEYFRAME_MIN_INTERVAL_MS)
+      this.forceKeyframe(now);
+    // pts in microseconds: the RTP timestamp is derived from the tick time when the frame comes back.
+    this.encoder.encode(frame.data, Math.round(now * 1000));
+  }
+
+  /** Resolves once no frame is in flight (tests and benchmarks step the encoder with it). */
+  idle(): Promise<void> {
+    return this.encoder.idle();
+  }
+
+  stats(): SharedEncoderStats {
+    const s = this.encoder.stats;
+    return {
+      profile: this.profile,
+      codec: 'h264',
+      receivers: this.receivers.size,
+      framesEncoded: s.encoded,
+      keyframes: s.keyframes,
+      keyframeRequests: this.keyframeRequests,
+      keyframesForced: this.keyframesForced,
+      droppedBusy: s.droppedBusy,
+      bytes: s.bytes,
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.receivers.clear();
+    this.encoder.close();
+    this.log.info('shared video encoder closed', { profile: this.profile, codec: 'h264' });
+  }
+
+  private forceKeyframe(now: number): void {
+    this.encoder.requestKeyframe();
+    this.keyframesForced++;
+    this.lastKeyframeAt = now;
+    this.keyframePending = false;
+  }
+
+  private onEncoded(f: EncodedVideoFrame): void {
+    if (this.closed) return;
+    const tickMs = f.pts / 1000;
+    if (f.keyframe) this.lastKeyframeAt = Math.max(this.lastKeyframeAt, tickMs);
+    const payloads = this.packetizer.packetize(f.data);
+    const ts = mediaTimestamp(tickMs, 90000);
+    for (const peer of this.receivers) peer.sendVideoPayloads(payloads, ts, f.keyframe);
+  }
+}
