@@ -6,7 +6,9 @@
  * time to adapt down, freezes on the constrained receiver (before and once adapted), fps and
  * frame size at the smaller profile, time to recover, and the publishers' received fps (the
  * others must not notice). The variant with DOWNLINK_ADAPTATION=off is what the issue measured
- * before. Needs root (ip netns, tc); skipped otherwise.
+ * before. The loss variants keep the rate free and drop 1 % or 5 % of the packets into the
+ * namespace at random instead (nftables inside it; no netem here): NACK/RTX should carry that,
+ * so a good outcome is no step and no freeze. Needs root (ip netns, tc, nft); skipped otherwise.
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,17 +19,27 @@ import type { ProfileChangedEvent } from '../workers/protocol/signaling';
 import { adminRequest, createRoom, type ServerEndpoint } from './control-api';
 import { ServerProcess } from './server-process';
 import { SyntheticParticipant } from './synthetic-participant';
-import { canShapeLinks, createShapedLink, type ShapedLink } from '../test/helpers/shaped-link';
+import {
+  canDropPackets,
+  canShapeLinks,
+  createShapedLink,
+  type ShapedLink,
+} from '../test/helpers/shaped-link';
 
 const ROOT = path.resolve(__dirname, '../..');
 const JOIN_TIMEOUT_MS = 15_000;
 const PUBLISHERS = 3;
 /** Gaps between two frames this long or longer count as freezes (the issue's target). */
 const FREEZE_MS = 500;
+/** The free link's rate. */
+const FREE_KBIT = 3000;
 
 export interface DownlinkVariant {
   name: string;
+  /** The rate of the impaired phase (3000: rate unchanged). */
   narrowKbit: number;
+  /** Share of the packets into the namespace dropped at random in the impaired phase (0..1). */
+  loss?: number;
   adaptation: boolean;
 }
 
@@ -35,6 +47,8 @@ export const DOWNLINK_VARIANTS: DownlinkVariant[] = [
   { name: 'off-300', narrowKbit: 300, adaptation: false },
   { name: 'on-300', narrowKbit: 300, adaptation: true },
   { name: 'on-150', narrowKbit: 150, adaptation: true },
+  { name: 'on-loss1', narrowKbit: FREE_KBIT, loss: 0.01, adaptation: true },
+  { name: 'on-loss5', narrowKbit: FREE_KBIT, loss: 0.05, adaptation: true },
 ];
 
 export interface DownlinkVariantResult {
@@ -64,6 +78,8 @@ export interface DownlinkVariantResult {
   /** Mean received fps of the unconstrained publishers while the link was free, and narrow. */
   othersFpsFree: number | null;
   othersFpsNarrow: number | null;
+  /** Loss variants: the share of UDP packets into the namespace dropped in the impaired phase. */
+  measuredLoss: number | null;
 }
 
 export interface DownlinkBenchResult {
@@ -111,6 +127,10 @@ export async function runAdaptiveDownlink(opts: DownlinkBenchOptions): Promise<D
     return result;
   }
   for (const v of opts.variants ?? DOWNLINK_VARIANTS) {
+    if (v.loss && !canDropPackets()) {
+      opts.progress(`variant ${v.name} skipped: needs nft (Debian nftables)`);
+      continue;
+    }
     opts.progress(`variant ${v.name}`);
     result.variants.push(await runVariant(v, phases, opts));
   }
@@ -151,12 +171,13 @@ async function runVariant(
     events: [],
     othersFpsFree: null,
     othersFpsNarrow: null,
+    measuredLoss: null,
   };
   try {
     const shaped = createShapedLink('dlb', '10.234');
     link = shaped;
     const shape = (kbit: number) => shaped.shape(kbit);
-    shape(3000);
+    shape(FREE_KBIT);
 
     await server.start({ HOST: shaped.hostIp, DOWNLINK_ADAPTATION: variant.adaptation ? 'on' : 'off' });
     const roomId = `downlink-${variant.name}`;
@@ -202,14 +223,25 @@ async function runVariant(
 
     const narrowAt = Date.now();
     shape(variant.narrowKbit);
-    opts.progress(`${variant.name}: link narrowed to ${variant.narrowKbit} kbit/s`);
+    if (variant.loss) shaped.loss(variant.loss);
+    opts.progress(
+      `${variant.name}: link ${variant.narrowKbit} kbit/s` +
+        (variant.loss ? `, ${variant.loss * 100} % loss` : ''),
+    );
     f0 = othersFrames();
     await sleep(phases.narrowS * 1000);
     out.othersFpsNarrow = round1((othersFrames() - f0) / PUBLISHERS / phases.narrowS);
     const freeAt = Date.now();
-    shape(3000);
+    if (variant.loss) {
+      const c = shaped.lossCounters();
+      out.measuredLoss = c.seen > 0 ? Math.round((c.dropped / c.seen) * 10_000) / 10_000 : null;
+      shaped.loss(0);
+    }
+    shape(FREE_KBIT);
     opts.progress(`${variant.name}: link free again`);
-    const endAt = freeAt + phases.recoverS * 1000;
+    // No step while impaired (the loss variants' good outcome): nothing to recover from.
+    const stepped = (last().profileEvents ?? []).some((e) => e.at >= narrowAt);
+    const endAt = freeAt + (stepped ? phases.recoverS : 5) * 1000;
     while (Date.now() < endAt) {
       const ev = last().profileEvents ?? [];
       const e = ev[ev.length - 1];
@@ -330,23 +362,24 @@ export function adaptiveDownlinkMarkdown(r: DownlinkBenchResult, command: string
     `Command: \`${command}\`.`,
     '',
     `One receiver asking for \`standard\` in a network namespace, its downlink shaped with tbf: ` +
-      `3000 kbit/s for ${r.phases.freeS} s, narrow for ${r.phases.narrowS} s, 3000 again for up to ` +
+      `3000 kbit/s for ${r.phases.freeS} s, impaired for ${r.phases.narrowS} s (a narrower rate, or ` +
+      `random loss of the packets into the namespace by an nftables rule), free again for up to ` +
       `${r.phases.recoverS} s. Three publishers with busy pictures, unconstrained. ` +
       `Freezes: gaps between two received frames of ${FREEZE_MS} ms or more.`,
     '',
   ];
   if (r.skipped) return [...out, `Skipped: ${r.skipped}.`, ''].join('\n');
   out.push(
-    '| variant | adapted down after | steps while narrow | worst gap at the drop | freezes once adapted (worst) | fps / width once adapted (video served) | audio only once adapted | recovered after | fps after | publishers fps free / narrow |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| variant | impaired link | adapted down after | steps while narrow | worst gap at the drop | freezes once adapted (worst) | fps / width once adapted (video served) | audio only once adapted | recovered after | fps after | publishers fps free / narrow |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const v of r.variants) {
     if (v.status !== 'ok') {
-      out.push(`| ${v.variant.name} | failed: ${v.error ?? ''} | | | | | | | | |`);
+      out.push(`| ${v.variant.name} | ${linkLabel(v)} | failed: ${v.error ?? ''} | | | | | | | | |`);
       continue;
     }
     out.push(
-      `| ${v.variant.name} | ${v.adaptDownS === null ? '—' : `${v.adaptDownS} s`} | ${v.stepsWhileNarrow.join(' → ') || '—'} | ` +
+      `| ${v.variant.name} | ${linkLabel(v)} | ${v.adaptDownS === null ? '—' : `${v.adaptDownS} s`} | ${v.stepsWhileNarrow.join(' → ') || '—'} | ` +
         `${Math.round(v.worstFreezeAtDropMs)} ms | ${v.freezesSettled} (${Math.round(v.worstFreezeSettledMs)} ms) | ` +
         `${v.fpsSettled ?? '—'} / ${v.widthSettled ?? '—'} | ${v.audioOnlyS} s | ` +
         `${v.recoverS === null ? '—' : `${v.recoverS} s`} | ` +
@@ -360,6 +393,13 @@ export function adaptiveDownlinkMarkdown(r: DownlinkBenchResult, command: string
     );
   out.push('');
   return out.join('\n');
+}
+
+function linkLabel(v: DownlinkVariantResult): string {
+  const rate = `${v.variant.narrowKbit} kbit/s`;
+  if (!v.variant.loss) return rate;
+  const measured = v.measuredLoss === null ? '' : ` (measured ${round1(v.measuredLoss * 100)} %)`;
+  return `${rate}, ${v.variant.loss * 100} % loss${measured}`;
 }
 
 function round1(x: number): number {

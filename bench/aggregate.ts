@@ -39,6 +39,8 @@ export interface ScenarioResult {
   recording: boolean;
   /** Server pinned to one core, load generator on the others. */
   pinned: boolean;
+  /** VIDEO_ENCODE=shared (one VP8 encode per profile), else libwebrtc's encode per peer. */
+  sharedEncode: boolean;
   measuredSeconds: N;
   /** Server process tree (control plane + media workers + redis + ffmpeg), % of one core. */
   serverCpuPercent: N;
@@ -106,6 +108,7 @@ export function aggregate(spec: ScenarioSpec, w: WindowInputs | null, reason?: s
     profile: spec.profile,
     recording: spec.recording,
     pinned: spec.pinned === true,
+    sharedEncode: spec.sharedEncode === true,
     measuredSeconds: null,
     serverCpuPercent: null,
     serverCpuPerParticipant: null,

@@ -15,11 +15,15 @@
  *   egress         live egress and ingest, short form of `npm run bench:egress` (bench/egress.ts):
  *                  encode CPU per profile, a shared encode, HLS and player delays, RTMP and RTSP
  *                  ingest delays
- * plus `baseline` (peer-to-peer latency), `capacity` (search), `kernels` (micro-benchmark) and
+ *   shared-N       1 room of N on `standard` with VIDEO_ENCODE=shared (one VP8 encode for all,
+ *                  RTP-level stack; issue #17), beside std-N (one libwebrtc encode per peer)
+ * plus `baseline` (peer-to-peer latency), `capacity` (search on std-N), `capacity-shared` (the
+ * same search on shared-N), `kernels` (micro-benchmark) and
  * `overload` (joins one by one up to twice the capacity, before/after admission control and
  * quality shedding; bench/overload.ts; not in the default run: it takes minutes) and
- * `adaptive-downlink` (one receiver's downlink shaped 3000 → 300/150 → 3000 kbit/s in a network
- * namespace, adaptation off and on; bench/adaptive-downlink.ts; root only, ~7 minutes).
+ * `adaptive-downlink` (one receiver's downlink shaped 3000 → 300/150 → 3000 kbit/s or losing
+ * 1 %/5 % of its packets in a network namespace, adaptation off and on;
+ * bench/adaptive-downlink.ts; root only, ~10 minutes; `--downlink-variants=on-loss1,...` picks some).
  */
 import type { ScenarioSpec } from './scenario-spec';
 
@@ -62,6 +66,8 @@ export interface CliOptions {
   /** The overload scenario: room counts of its curves and join attempts per curve. */
   overloadRooms: number[];
   overloadMax: number;
+  /** The adaptive-downlink scenario's variants by name (null: all). */
+  downlinkVariants: string[] | null;
 }
 
 export function parseCli(argv: readonly string[]): CliOptions {
@@ -84,6 +90,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
         'deadline',
         'overload-rooms',
         'overload-max',
+        'downlink-variants',
       ].includes(k)
     ) {
       throw new Error(`unknown option --${k}`);
@@ -116,12 +123,23 @@ export function parseCli(argv: readonly string[]): CliOptions {
       .map(Number)
       .filter((n) => Number.isInteger(n) && n >= 1 && n <= 8),
     overloadMax: Math.max(2, Math.min(40, Number(flags.get('overload-max') ?? 14) || 14)),
+    downlinkVariants: flags.has('downlink-variants')
+      ? String(flags.get('downlink-variants')).split(',').filter(Boolean)
+      : null,
   };
 }
 
 function isKnown(key: string): boolean {
   return (
-    ['baseline', 'capacity', 'kernels', 'overload', 'egress', 'adaptive-downlink'].includes(key) ||
+    [
+      'baseline',
+      'capacity',
+      'capacity-shared',
+      'kernels',
+      'overload',
+      'egress',
+      'adaptive-downlink',
+    ].includes(key) ||
     audioRoomSize(key) !== null ||
     specFor(key) !== null ||
     h264RoomSize(key) !== null
@@ -145,6 +163,12 @@ export function h264RoomSize(key: string): number | null {
 export function specFor(key: string): ScenarioSpec | null {
   let m = /^std-(\d+)$/.exec(key);
   if (m) return spec(key, `1 room x ${m[1]}, standard`, 1, Number(m[1]), 'standard', false);
+  m = /^shared-(\d+)$/.exec(key);
+  if (m) {
+    const title = `1 room x ${m[1]}, standard, one shared VP8 encode`;
+    const s = spec(key, title, 1, Number(m[1]), 'standard', false);
+    return s && { ...s, sharedEncode: true };
+  }
   m = /^low-(\d+)$/.exec(key);
   if (m) return spec(key, `1 room x ${m[1]}, low`, 1, Number(m[1]), 'low', false);
   m = /^rooms-(\d+)x(\d+)$/.exec(key);

@@ -35,6 +35,8 @@ export interface BenchReport {
   /** The `h264-<N>` scenarios (bench/h264-room.ts). */
   h264: H264RoomResult[];
   capacity: CapacityResult | null;
+  /** The same search with VIDEO_ENCODE=shared (`capacity-shared`). */
+  capacityShared: CapacityResult | null;
   targets: TargetCheck[];
   kernels: Record<string, number> | null;
   /** The audio-only room (`audio-<N>`), served by the default (RTP-level) stack. */
@@ -186,9 +188,12 @@ export function markdown(r: BenchReport): string {
   }
   lines.push(...churnSection(r.scenarios));
   lines.push(...h264Markdown(r.h264));
-  if (r.capacity) {
-    const c = r.capacity;
-    lines.push('', '## Capacity', '');
+  for (const [title, c] of [
+    ['Capacity', r.capacity],
+    ['Capacity with one shared VP8 encode (VIDEO_ENCODE=shared)', r.capacityShared],
+  ] as const) {
+    if (!c) continue;
+    lines.push('', `## ${title}`, '');
     lines.push(`Criterion: ${c.criterion}.`, '');
     lines.push(`**${c.summary}**`, '');
     lines.push(`Runs: ${c.tried.map((t) => `N=${t.n} ${t.pass ? 'pass' : 'fail'} (${t.why})`).join('; ')}`);

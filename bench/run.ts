@@ -20,11 +20,11 @@ import { runH264Room, type H264RoomResult } from './h264-room';
 import { runClusterBench } from './cluster';
 import { EGRESS_SECTIONS, runEgressBench, type EgressBenchResult } from './egress';
 import { overloadMarkdown, runOverload } from './overload';
-import { adaptiveDownlinkMarkdown, runAdaptiveDownlink } from './adaptive-downlink';
+import { adaptiveDownlinkMarkdown, DOWNLINK_VARIANTS, runAdaptiveDownlink } from './adaptive-downlink';
 import { machineInfo, writeReport, type BenchReport } from './report';
 import { runScenario, type RunOptions } from './scenario';
 import { runSoak, soakMarkdown } from './soak';
-import { checkTargets } from './targets';
+import { checkTargets, sharedEncodeTargets } from './targets';
 
 const RESULTS_DIR = path.resolve(__dirname, '../../bench/results');
 const CLEANUP_TIMEOUT_MS = 15_000;
@@ -78,6 +78,7 @@ async function main(opts: CliOptions): Promise<void> {
   let baseline: BaselineResult | null = null;
   const results: ScenarioResult[] = [];
   let capacity: CapacityResult | null = null;
+  let capacityShared: CapacityResult | null = null;
   let kernels: Record<string, number> | null = null;
   const notes: string[] = [];
   const scenarioTimes: number[] = [];
@@ -113,10 +114,17 @@ async function main(opts: CliOptions): Promise<void> {
     label = `${++step}/${steps} ${key}`;
     h264.push(await runH264Room(key, n, runOpts));
   }
-  if (opts.keys.includes('capacity')) {
-    label = `${++step}/${steps} capacity`;
+  /** Bisects on one room of N on `standard`, per-peer encodes (`std-N`) or one shared (`shared-N`). */
+  const searchCapacity = async (prefix: 'std' | 'shared'): Promise<CapacityResult> => {
+    const shared = prefix === 'shared';
     const sweep = results.filter(
-      (r) => r.rooms === 1 && r.profile === 'standard' && !r.recording && !r.pinned && !r.churn,
+      (r) =>
+        r.rooms === 1 &&
+        r.profile === 'standard' &&
+        !r.recording &&
+        !r.pinned &&
+        !r.churn &&
+        r.sharedEncode === shared,
     );
     const tried = sweep.map(judge);
     for (let extra = 0; extra < opts.capacityRuns; extra++) {
@@ -125,21 +133,30 @@ async function main(opts: CliOptions): Promise<void> {
       const estimate = Math.max(...scenarioTimes, opts.warmupMs + opts.measureMs + 5000);
       if (!fitsBudget(estimate)) {
         notes.push(
-          `Capacity search stopped before N=${n}: the run's time budget (${opts.budgetMs / 1000} s) was reached.`,
+          `Capacity search (${prefix}) stopped before N=${n}: the run's time budget (${opts.budgetMs / 1000} s) was reached.`,
         );
         break;
       }
       progress(
-        `capacity search: trying N=${n} (so far: ${tried.map((t) => `${t.n}:${t.pass ? 'pass' : 'fail'}`).join(' ')})`,
+        `capacity search (${prefix}): trying N=${n} (so far: ${tried.map((t) => `${t.n}:${t.pass ? 'pass' : 'fail'}`).join(' ')})`,
       );
-      const spec = specFor(`std-${n}`);
+      const spec = specFor(`${prefix}-${n}`);
       if (!spec) break;
       const r = await timed(spec);
       results.push(r);
       tried.push(judge(r));
     }
-    capacity = capacityResult(tried, os.cpus().length);
-    progress(`capacity: ${capacity.summary}`);
+    const c = capacityResult(tried, os.cpus().length);
+    progress(`capacity (${prefix}): ${c.summary}`);
+    return c;
+  };
+  if (opts.keys.includes('capacity')) {
+    label = `${++step}/${steps} capacity`;
+    capacity = await searchCapacity('std');
+  }
+  if (opts.keys.includes('capacity-shared')) {
+    label = `${++step}/${steps} capacity-shared`;
+    capacityShared = await searchCapacity('shared');
   }
   if (opts.keys.includes('kernels')) {
     label = `${++step}/${steps} kernels`;
@@ -211,10 +228,16 @@ async function main(opts: CliOptions): Promise<void> {
 
   if (opts.keys.includes('adaptive-downlink')) {
     label = `${++step}/${steps} adaptive-downlink`;
-    const downlink = await runAdaptiveDownlink({ progress, track });
-    const stem = opts.keys.every((k) => k === 'adaptive-downlink')
-      ? 'adaptive-downlink'
-      : 'adaptive-downlink-partial';
+    const variants = opts.downlinkVariants
+      ? DOWNLINK_VARIANTS.filter((v) => opts.downlinkVariants?.includes(v.name))
+      : undefined;
+    if (variants?.length === 0)
+      throw new Error(`--downlink-variants: none of ${DOWNLINK_VARIANTS.map((v) => v.name).join(', ')}`);
+    const downlink = await runAdaptiveDownlink({ progress, track, variants });
+    const stem =
+      opts.keys.every((k) => k === 'adaptive-downlink') && !variants
+        ? 'adaptive-downlink'
+        : 'adaptive-downlink-partial';
     fs.mkdirSync(RESULTS_DIR, { recursive: true });
     fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.json`), JSON.stringify(downlink, null, 2) + '\n');
     fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.md`), adaptiveDownlinkMarkdown(downlink, commandLine()));
@@ -249,7 +272,11 @@ async function main(opts: CliOptions): Promise<void> {
     scenarios: results,
     h264,
     capacity,
-    targets: checkTargets(results, capacity, machine.nproc),
+    capacityShared,
+    targets: [
+      ...checkTargets(results, capacity, machine.nproc),
+      ...sharedEncodeTargets(results, capacity, capacityShared),
+    ],
     kernels,
     audioRoom,
     egress,

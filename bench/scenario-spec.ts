@@ -16,4 +16,6 @@ export interface ScenarioSpec {
   pinned?: boolean;
   /** One extra participant joins and leaves repeatedly during the window (the N above stay). */
   churn?: ChurnPlan;
+  /** VIDEO_ENCODE=shared: one VP8 encode per profile over the RTP-level stack (issue #17). */
+  sharedEncode?: boolean;
 }

@@ -18,6 +18,8 @@ const LATENCY_STRETCH_MS = 100;
 const PER_CORE_TARGET = 5;
 const LOW_KBPS_TARGET = 200;
 const LINEAR_R2 = 0.95;
+/** Issue #17: CPU per `standard` participant with one shared encode, % of one core. */
+const SHARED_CPU_TARGET = 5;
 
 export function checkTargets(
   scenarios: readonly ScenarioResult[],
@@ -33,7 +35,8 @@ export function checkTargets(
         s.profile === 'standard' &&
         !s.recording &&
         !s.pinned &&
-        !s.churn,
+        !s.churn &&
+        !s.sharedEncode,
     )
     .sort((a, b) => a.participants - b.participants);
   const healthy = sweep.filter((s) => judge(s).pass);
@@ -125,6 +128,55 @@ export function checkTargets(
       verdict: fit.r2 >= LINEAR_R2 ? 'PASS' : 'MISS',
     });
   }
+  return out;
+}
+
+/** Issue #17's targets for one VP8 encode per profile (shared-N) against per-peer encodes (std-N). */
+export function sharedEncodeTargets(
+  scenarios: readonly ScenarioResult[],
+  capacity: CapacityResult | null,
+  capacityShared: CapacityResult | null,
+): TargetCheck[] {
+  const one = (s: ScenarioResult) =>
+    s.status === 'ok' && s.rooms === 1 && s.profile === 'standard' && !s.recording && !s.pinned && !s.churn;
+  const shared = scenarios.filter((s) => one(s) && s.sharedEncode && judge(s).pass);
+  const perPeer = scenarios.filter((s) => one(s) && !s.sharedEncode && judge(s).pass);
+  if (shared.length === 0) return [];
+  const out: TargetCheck[] = [];
+  const fit = linearFit(shared.map((s) => [s.participants, s.serverCpuPercent ?? 0]));
+  const perPeerFit = linearFit(perPeer.map((s) => [s.participants, s.serverCpuPercent ?? 0]));
+  out.push({
+    target: `shared encode: <= ${SHARED_CPU_TARGET} % of a core per standard participant`,
+    measured: fit
+      ? `${fit.slope.toFixed(1)} % per participant + ${fit.intercept.toFixed(1)} % (per-peer: ${perPeerFit ? `${perPeerFit.slope.toFixed(1)} %` : 'n/a'})`
+      : 'fewer than 3 healthy shared runs',
+    verdict: fit ? (fit.slope <= SHARED_CPU_TARGET ? 'PASS' : 'MISS') : 'n/a',
+  });
+  const c = capacity?.capacity ?? null;
+  const cs = capacityShared?.capacity ?? null;
+  out.push({
+    target: 'shared encode: capacity >= 2x per-peer on the same machine',
+    measured: `shared ${capacityShared?.summary ?? 'not searched'}; per-peer ${capacity?.summary ?? 'not searched'}`,
+    verdict:
+      c === null || cs === null
+        ? 'n/a'
+        : cs >= 2 * c
+          ? 'PASS'
+          : capacityShared?.firstFailing === null && cs < 2 * c
+            ? 'n/a'
+            : 'MISS',
+  });
+  const p95 = (rs: ScenarioResult[]) => {
+    const v = rs.map((s) => s.addedLatencyP95Ms).filter((x): x is number => x !== null);
+    return v.length ? Math.max(...v) : null;
+  };
+  const a = p95(perPeer);
+  const b = p95(shared);
+  out.push({
+    target: 'shared encode: added latency p95 no worse than per-peer (healthy runs)',
+    measured: `shared worst ${b ?? 'n/a'} ms, per-peer worst ${a ?? 'n/a'} ms`,
+    verdict: a === null || b === null ? 'n/a' : b <= a + 20 ? 'PASS' : 'MISS',
+  });
   return out;
 }
 

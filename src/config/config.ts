@@ -46,6 +46,12 @@ const schema = z.object({
    * encodes, silent listeners sharing one) or 'wrtc' (a libwebrtc peer connection each).
    */
   AUDIO_ONLY_STACK: z.enum(['rtp', 'wrtc']).default('rtp'),
+  /**
+   * Downlink video of VP8-capable participants: 'per-peer' (libwebrtc encodes the composite in
+   * each peer connection, adapting per peer) or 'shared' (encoded once per profile in VP8 and
+   * sent to all of them over the RTP-level stack; issue #17, docs/encode-once.md).
+   */
+  VIDEO_ENCODE: z.enum(['per-peer', 'shared']).default('per-peer'),
   /** Lip sync: hold each participant's video back by its audio path's extra delay (docs/lip-sync.md). */
   AV_SYNC: z.enum(['on', 'off']).default('on'),
   RECORDING_CONCURRENCY: positiveInt.max(16).default(1),
@@ -164,6 +170,7 @@ export interface AppConfig {
     readonly workerStartTimeoutMs: number;
     readonly iceServers: readonly IceServer[];
     readonly audioOnlyStack: 'rtp' | 'wrtc';
+    readonly videoEncode: 'per-peer' | 'shared';
     readonly avSync: 'on' | 'off';
   };
   readonly redisKeyPrefix: string;
@@ -349,6 +356,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       workerStartTimeoutMs: e.MEDIA_WORKER_START_TIMEOUT_MS,
       iceServers,
       audioOnlyStack: e.AUDIO_ONLY_STACK,
+      videoEncode: e.VIDEO_ENCODE,
       avSync: e.AV_SYNC,
     },
     redisKeyPrefix: e.REDIS_KEY_PREFIX,

@@ -201,6 +201,7 @@ export function defaultProbeSettings(config: AppConfig): RoomMediaSettings {
     qualityShedding: config.load.qualityShedding,
     downlink: { ...config.load.downlink },
     audioOnlyStack: config.media.audioOnlyStack,
+    videoEncode: config.media.videoEncode,
     avSync: config.media.avSync,
   };
 }

@@ -36,6 +36,7 @@ export function newRoomSession(room: Room, config: AppConfig): RoomSession {
       qualityShedding: config.load.qualityShedding,
       downlink: { ...config.load.downlink },
       audioOnlyStack: config.media.audioOnlyStack,
+      videoEncode: config.media.videoEncode,
       avSync: config.media.avSync,
     },
     participants: new Map(),

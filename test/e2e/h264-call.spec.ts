@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,12 +13,14 @@ import { startTestServer } from '../helpers/server';
 import { waitFor } from '../helpers/signal';
 import type { TestClient } from '../helpers/wrtc-client';
 import { buildPublic, joinByLink, launchChromium, newPage } from './helpers/browser';
+import { capturePeerConnection, pollPage, showsColour, solidCameraY4m } from './helpers/page-media';
 
 const ROOM = 'h264-call';
 /** Chromium's fake camera colour (a y4m made by ffmpeg) and its fake microphone's tone. */
 const CAMERA: Rgb = { r: 40, g: 200, b: 60 };
 const CHROMIUM_TONE_HZ = 440;
 const WRTC_TONE_HZ = 880;
+const TONES = [CHROMIUM_TONE_HZ, WRTC_TONE_HZ];
 
 /**
  * Before the page's script runs: every video transceiver offers H.264 constrained baseline
@@ -40,105 +41,6 @@ function forceH264Only(): void {
       if (t.receiver.track.kind === 'video') t.setCodecPreferences(codecs);
     return (original as (...a: unknown[]) => Promise<RTCSessionDescriptionInit>).apply(this, args);
   } as typeof original;
-}
-
-interface PageMedia {
-  /** Mean RGB of an 8x8 grid of cells of the received picture. */
-  cells: Array<[number, number, number]>;
-  /** Share of the received sound's energy near each frequency (AnalyserNode spectrum). */
-  tone: Record<string, number>;
-  inboundVideoCodec: string | null;
-  outboundVideoCodec: string | null;
-}
-
-/** Reads what the page shows and plays: pixels of #remote, its sound through an AnalyserNode, getStats. */
-function readPageMedia(page: Page, freqs: number[]): Promise<PageMedia> {
-  return page.evaluate(async (hz) => {
-    type W = typeof window & {
-      __h264Probe?: { analyser: AnalyserNode; rate: number };
-      __mcuPc?: RTCPeerConnection;
-    };
-    const w = window as W;
-    const video = document.getElementById('remote') as HTMLVideoElement;
-    const stream = video.srcObject as MediaStream;
-    if (!w.__h264Probe) {
-      const ctx = new AudioContext();
-      const analyser = ctx.createAnalyser();
-      analyser.fftSize = 8192;
-      analyser.smoothingTimeConstant = 0;
-      ctx.createMediaStreamSource(new MediaStream(stream.getAudioTracks())).connect(analyser);
-      w.__h264Probe = { analyser, rate: ctx.sampleRate };
-    }
-    const { analyser, rate } = w.__h264Probe;
-    const spectrum = new Float32Array(analyser.frequencyBinCount);
-    analyser.getFloatFrequencyData(spectrum);
-    let total = 0;
-    const power = spectrum.map((db) => 10 ** (db / 10));
-    for (const p of power) total += p;
-    const tone: Record<string, number> = {};
-    for (const f of hz) {
-      const bin = Math.round((f * analyser.fftSize) / rate);
-      let e = 0;
-      for (let b = bin - 3; b <= bin + 3; b++) e += power[b] ?? 0;
-      tone[String(f)] = total > 0 ? e / total : 0;
-    }
-    const cells: Array<[number, number, number]> = [];
-    const width = video.videoWidth;
-    const height = video.videoHeight;
-    if (width > 0) {
-      const canvas = document.createElement('canvas');
-      canvas.width = width;
-      canvas.height = height;
-      const g = canvas.getContext('2d', { willReadFrequently: true })!;
-      g.drawImage(video, 0, 0);
-      const cw = Math.floor(width / 8);
-      const ch = Math.floor(height / 8);
-      for (let cy = 0; cy < 8; cy++)
-        for (let cx = 0; cx < 8; cx++) {
-          const d = g.getImageData(cx * cw + 2, cy * ch + 2, cw - 4, ch - 4).data;
-          const sum = [0, 0, 0];
-          for (let i = 0; i < d.length; i += 4) for (let k = 0; k < 3; k++) sum[k] += d[i + k];
-          const n = d.length / 4;
-          cells.push([sum[0] / n, sum[1] / n, sum[2] / n]);
-        }
-    }
-    let inboundVideoCodec: string | null = null;
-    let outboundVideoCodec: string | null = null;
-    const pc = w.__mcuPc;
-    if (pc) {
-      const report = await pc.getStats();
-      const codecs = new Map<string, string>();
-      report.forEach((s: { type: string; id: string; mimeType?: string }) => {
-        if (s.type === 'codec' && s.mimeType) codecs.set(s.id, s.mimeType);
-      });
-      report.forEach((s: { type: string; kind?: string; codecId?: string }) => {
-        if (s.kind !== 'video' || !s.codecId) return;
-        if (s.type === 'inbound-rtp') inboundVideoCodec = codecs.get(s.codecId) ?? null;
-        if (s.type === 'outbound-rtp') outboundVideoCodec = codecs.get(s.codecId) ?? null;
-      });
-    }
-    return { cells, tone, inboundVideoCodec, outboundVideoCodec };
-  }, freqs);
-}
-
-/** Keeps a handle on the page's peer connection for getStats (the page does not expose it). */
-function capturePeerConnection(): void {
-  const Native = RTCPeerConnection;
-  const Wrapped = function (this: unknown, ...args: ConstructorParameters<typeof RTCPeerConnection>) {
-    const pc = new Native(...args);
-    (window as typeof window & { __mcuPc?: RTCPeerConnection }).__mcuPc = pc;
-    return pc;
-  } as unknown as typeof RTCPeerConnection;
-  Wrapped.prototype = Native.prototype;
-  Object.assign(Wrapped, { generateCertificate: Native.generateCertificate });
-  window.RTCPeerConnection = Wrapped;
-}
-
-function showsColour(m: PageMedia, c: Rgb, tolerance = 40): boolean {
-  return m.cells.some(
-    ([r, g, b]) =>
-      Math.abs(r - c.r) <= tolerance && Math.abs(g - c.g) <= tolerance && Math.abs(b - c.b) <= tolerance,
-  );
 }
 
 describe('an H.264-only Chromium in a room with VP8 and VP9 wrtc clients (RTP-level path, issue #14)', () => {
@@ -168,19 +70,7 @@ describe('an H.264-only Chromium in a room with VP8 and VP9 wrtc clients (RTP-le
   beforeAll(async () => {
     buildPublic();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'h264-call-'));
-    const y4m = path.join(dir, 'camera.y4m');
-    const hex = [CAMERA.r, CAMERA.g, CAMERA.b].map((v) => v.toString(16).padStart(2, '0')).join('');
-    execFileSync('ffmpeg', [
-      '-v',
-      'error',
-      '-f',
-      'lavfi',
-      '-i',
-      `color=c=0x${hex}:s=640x360:r=15:d=2`,
-      '-pix_fmt',
-      'yuv420p',
-      y4m,
-    ]);
+    const y4m = solidCameraY4m(dir, CAMERA);
     server = await startTestServer({ METRICS_POLL_MS: '1000' });
     browser = await launchChromium({ cameraY4m: y4m });
     await ensureRoom(server, ROOM, { name: 'H.264 call' });
@@ -214,7 +104,7 @@ describe('an H.264-only Chromium in a room with VP8 and VP9 wrtc clients (RTP-le
     expect((await client.videoInboundStats()).codec).toMatch(/VP8/i);
 
     // The browser sees the wrtc client's colour in the composite it receives in H.264.
-    const seen = await pollPage(page, (m) => showsColour(m, RED), 'the page to see the wrtc colour');
+    const seen = await pollPage(page, (m) => showsColour(m, RED), 'the page to see the wrtc colour', TONES);
     expect(seen.inboundVideoCodec).toBe('video/H264');
     expect(seen.outboundVideoCodec).toBe('video/H264');
 
@@ -275,13 +165,19 @@ describe('an H.264-only Chromium in a room with VP8 and VP9 wrtc clients (RTP-le
       page,
       (m) => showsColour(m, RED) && showsColour(m, BLUE),
       'the page to see the VP8 and the VP9 colours',
+      TONES,
     );
   });
 
   it('a second H.264 receiver on the same profile gets the same stream without a second encoder', async () => {
     const before = (await roomStats()).sharedEncoders[0];
     const page2 = await openH264Page('Hugo');
-    const m = await pollPage(page2, (x) => showsColour(x, RED), 'the second page to see the wrtc colour');
+    const m = await pollPage(
+      page2,
+      (x) => showsColour(x, RED),
+      'the second page to see the wrtc colour',
+      TONES,
+    );
     expect(m.inboundVideoCodec).toBe('video/H264');
     const after = await roomStats();
     expect(after.sharedEncoders).toHaveLength(1);
@@ -301,22 +197,3 @@ describe('an H.264-only Chromium in a room with VP8 and VP9 wrtc clients (RTP-le
     ]);
   });
 });
-
-async function pollPage(
-  page: Page,
-  cond: (m: PageMedia) => boolean,
-  what: string,
-  freqs: number[] = [CHROMIUM_TONE_HZ, WRTC_TONE_HZ],
-  timeoutMs = 60000,
-): Promise<PageMedia> {
-  const deadline = Date.now() + timeoutMs;
-  let last: PageMedia | null = null;
-  while (Date.now() < deadline) {
-    last = await readPageMedia(page, freqs);
-    if (cond(last)) return last;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(
-    `timed out waiting for ${what}; last: ${JSON.stringify({ ...last, cells: last?.cells.slice(0, 8) })}`,
-  );
-}

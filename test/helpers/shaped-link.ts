@@ -13,6 +13,13 @@ export interface ShapedLink {
   readonly hostIp: string;
   /** The host → namespace rate: tbf at `kbit` with a ~100 ms queue (20 ms burst, ≥ 4 kB). */
   shape(kbit: number): void;
+  /**
+   * Drops this share (0..1) of the UDP packets entering the namespace, at random (an nftables
+   * `numgen random` rule inside it; this kernel has no netem). 0 removes the rule.
+   */
+  loss(fraction: number): void;
+  /** UDP packets that reached the namespace's input hook, and those the loss rule dropped. */
+  lossCounters(): { seen: number; dropped: number };
   /** Runs `node <script>` inside the namespace; it dies with this process (pdeathsig). */
   spawnNode(
     script: string,
@@ -29,6 +36,14 @@ export function canShapeLinks(): boolean {
     spawnSync('tc', ['-V']).status === 0
   );
 }
+
+/** Loss needs nftables too (`nft`, Debian's nftables package). */
+export function canDropPackets(): boolean {
+  return canShapeLinks() && spawnSync('nft', ['--version']).status === 0;
+}
+
+/** The table the loss rule lives in, inside the namespace. */
+const LOSS_TABLE = 'shaped_link_loss';
 
 function sh(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
@@ -72,6 +87,34 @@ export function createShapedLink(prefix: string, subnetBase: string): ShapedLink
           '100ms',
         ]),
       );
+    },
+    loss(fraction) {
+      spawnSync('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', LOSS_TABLE]);
+      if (fraction <= 0) return;
+      // Per 10 000 so that 0.5 % is expressible; the first rule counts every UDP packet in.
+      const per10k = Math.round(Math.min(1, fraction) * 10_000);
+      const ruleset = [
+        `table inet ${LOSS_TABLE} {`,
+        '  chain input {',
+        '    type filter hook input priority 0; policy accept;',
+        '    meta l4proto udp counter',
+        `    meta l4proto udp numgen random mod 10000 < ${per10k} counter drop`,
+        '  }',
+        '}',
+      ].join('\n');
+      const r = spawnSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], {
+        input: ruleset,
+        encoding: 'utf8',
+      });
+      if (r.status !== 0) throw new Error(`nft in ${ns} failed: ${r.stderr}`);
+    },
+    lossCounters() {
+      const r = spawnSync('ip', ['netns', 'exec', ns, 'nft', 'list', 'table', 'inet', LOSS_TABLE], {
+        encoding: 'utf8',
+      });
+      if (r.status !== 0) return { seen: 0, dropped: 0 };
+      const counts = [...r.stdout.matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
+      return { seen: counts[0] ?? 0, dropped: counts[1] ?? 0 };
     },
     spawnNode(script, opts) {
       return spawn(

@@ -35,7 +35,7 @@ import { ProfileOutput, type LayoutState } from './profile-output';
 import type { PeerMember, RoomMember } from './room-member';
 import { RoomRecorder } from './room-recorder';
 import { offerReceivesVideo } from '../kernel/sdp-media';
-import { isAudioOnlyOffer, isH264OnlyOffer, RtpParticipant } from './rtp-participant';
+import { isAudioOnlyOffer, isH264OnlyOffer, offersVp8, RtpParticipant } from './rtp-participant';
 import { AudioDownlinks } from './audio-downlinks';
 import { EgressHub } from './egress/egress-hub';
 import { validateSdp } from './sdp';
@@ -265,6 +265,16 @@ export class MediaRoom {
     ) {
       peer = this.moveToRtp(peer, 'audio-only') ?? peer;
     }
+    // --- encode once per profile (issue #17): with VIDEO_ENCODE=shared a VP8 offer goes to the
+    // RTP-level stack too and is sent the profile's one VP8 encode, not a libwebrtc encode of its own.
+    if (
+      peer instanceof ParticipantPeer &&
+      !peer.hasNegotiated &&
+      this.settings.videoEncode === 'shared' &&
+      offersVp8(sdp)
+    ) {
+      peer = this.moveToRtp(peer, 'shared VP8') ?? peer;
+    }
     const first = !this.offered.has(participantId);
     this.offered.add(participantId);
     const answer = await peer.applyOffer(sdp, this.outputOf(peer.profile), waitForCandidates);
@@ -282,14 +292,14 @@ export class MediaRoom {
   }
 
   /** Replaces a not yet negotiated wrtc member by an RtpParticipant (same slot, same profile use). */
-  private moveToRtp(old: ParticipantPeer, why: 'H.264' | 'audio-only'): PeerMember | null {
+  private moveToRtp(old: ParticipantPeer, why: 'H.264' | 'audio-only' | 'shared VP8'): PeerMember | null {
     const { init, events, log } = this.memberWiring({
       participantId: old.id,
       displayName: old.displayName,
       role: old.role,
       profile: old.profile,
     });
-    const member = RtpParticipant.create(init, events, log);
+    const member = RtpParticipant.create(init, events, log, why === 'shared VP8' ? 'VP8' : 'H264');
     if (!member) {
       log.warn(`${why} offer but the codec addon is not available: staying on wrtc`);
       return null;
@@ -516,7 +526,7 @@ export class MediaRoom {
       cpuUserMicros: usage.user,
       cpuSystemMicros: usage.system,
       rssBytes: process.memoryUsage().rss,
-      sharedEncoders: this.outputList.flatMap((o) => (o.sharedEncoder ? [o.sharedEncoder.stats()] : [])),
+      sharedEncoders: this.outputList.flatMap((o) => o.sharedEncoders.map((e) => e.stats())),
       audioEncodes: this.downlinks.stats(),
       avSync: this.avSyncStats(),
     };

@@ -1,4 +1,4 @@
-import type { Fit, LayoutKind, OutputProfile } from '../protocol/media';
+import type { Fit, LayoutKind, OutputProfile, SharedVideoCodec } from '../protocol/media';
 import type { Logger } from '../kernel/logger';
 import { Compositor, type TileSource } from './engine/video/compositor';
 import type { I420Frame } from './engine/video/i420';
@@ -18,7 +18,8 @@ export interface LayoutState {
  * One composed picture per output profile in use, shared by every participant on that profile
  * (compose once per profile, not once per participant): one compositor, one RTCVideoSource,
  * one track that each wrtc peer connection encodes in its own negotiated codec, and for RTP-level
- * receivers (H.264 endpoints) one shared H.264 encoder, opened with the first of them.
+ * receivers one shared encoder per codec (H.264 endpoints; VP8 receivers with VIDEO_ENCODE=shared),
+ * opened with the first receiver of that codec and closed with the last.
  */
 export class ProfileOutput {
   readonly source: WrtcVideoSource = new RTCVideoSource();
@@ -31,7 +32,8 @@ export class ProfileOutput {
   composedFrames = 0;
   private tiles: Tile[] = [];
   private planned = false;
-  private h264: SharedVideoEncoder | null = null;
+  /** At most one per codec (h264, vp8): an array, walked every tick without allocating. */
+  private readonly shared: SharedVideoEncoder[] = [];
 
   constructor(readonly profile: OutputProfile) {
     this.compositor = new Compositor(profile.width, profile.height);
@@ -61,30 +63,37 @@ export class ProfileOutput {
   send(frame: I420Frame, now: number): void {
     this.sentFrames++;
     this.source.onFrame(frame);
-    this.h264?.encode(frame, now);
+    for (let i = 0; i < this.shared.length; i++) this.shared[i].encode(frame, now);
   }
 
   /**
-   * Adds an RTP-level receiver to the profile's shared H.264 encoder (opened on first use);
+   * Adds an RTP-level receiver to the profile's shared encoder of `codec` (opened on first use);
    * returns the encoder (its keyframe requests go there), or null without the codec addon.
    */
-  attachH264(peer: RtpPeer, log: Logger): SharedVideoEncoder | null {
-    this.h264 ??= SharedVideoEncoder.create(this.profile, log);
-    this.h264?.attach(peer);
-    return this.h264;
+  attachShared(codec: SharedVideoCodec, peer: RtpPeer, log: Logger): SharedVideoEncoder | null {
+    let encoder = this.shared.find((e) => e.codec === codec) ?? null;
+    if (!encoder) {
+      encoder = SharedVideoEncoder.create(this.profile, codec, log);
+      if (!encoder) return null;
+      this.shared.push(encoder);
+    }
+    encoder.attach(peer);
+    return encoder;
   }
 
-  /** The last receiver leaving closes the encoder (and its native thread). */
-  detachH264(peer: RtpPeer): void {
-    if (!this.h264) return;
-    this.h264.detach(peer);
-    if (this.h264.receiverCount > 0) return;
-    this.h264.close();
-    this.h264 = null;
+  /** The last receiver of a codec leaving closes its encoder (and its native thread). */
+  detachShared(codec: SharedVideoCodec, peer: RtpPeer): void {
+    const i = this.shared.findIndex((e) => e.codec === codec);
+    if (i < 0) return;
+    const encoder = this.shared[i];
+    encoder.detach(peer);
+    if (encoder.receiverCount > 0) return;
+    encoder.close();
+    this.shared.splice(i, 1);
   }
 
-  get sharedEncoder(): SharedVideoEncoder | null {
-    return this.h264;
+  get sharedEncoders(): readonly SharedVideoEncoder[] {
+    return this.shared;
   }
 
   get currentTiles(): readonly Tile[] {
@@ -93,7 +102,7 @@ export class ProfileOutput {
 
   close(): void {
     this.track.stop();
-    this.h264?.close();
-    this.h264 = null;
+    for (const encoder of this.shared) encoder.close();
+    this.shared.length = 0;
   }
 }

@@ -5,6 +5,7 @@ import type {
   ParticipantSnapshot,
   PeerConnectionState,
   Profile,
+  SharedVideoCodec,
 } from '../protocol/media';
 import {
   ConflictError,
@@ -27,7 +28,7 @@ import type { PeerEvents, PeerInit } from './participant-peer';
 import type { ProfileOutput } from './profile-output';
 import { memberSnapshot, type PeerMember } from './room-member';
 import { mediaTimestamp, RtpPeer, UnsupportedOfferError, type ReceivedFrame } from './rtp';
-import { isUsableH264, parseSdp } from './rtp/sdp';
+import { isUsableH264, parseSdp, type VideoCodecName } from './rtp/sdp';
 import type { SharedVideoEncoder } from './shared-video-encoder';
 import {
   DOWNLINK_OPUS,
@@ -46,12 +47,14 @@ const AUDIO_REANCHOR_MS = 100;
 
 /**
  * A participant on the RTP-level stack (node-datachannel): chosen for a client whose offer has
- * H.264 and none of VP8/VP9/AV1, which @roamhq/wrtc cannot serve, and for an audio-only offer
+ * H.264 and none of VP8/VP9/AV1, which @roamhq/wrtc cannot serve, for an audio-only offer
  * (cheaper than a libwebrtc peer connection; its silent frames share one encode, see
- * shared-mix-encoder.ts). Its H.264 uplink is decoded
+ * shared-mix-encoder.ts), and with VIDEO_ENCODE=shared for a VP8 offer (issue #17: the
+ * composite encoded once per profile instead of once per peer). Its video uplink (H.264 or
+ * VP8, one codec per participant) is decoded
  * by our decoder (PLI, throttled by RtpPeer, whenever a frame cannot be decoded), its Opus
  * uplink by our Opus decoder into the same jitter buffer as anyone's; its downlink video is
- * the profile's shared H.264 encoder (one encode for every H.264 receiver of the profile) and
+ * the profile's shared encoder of its codec (one encode for every receiver of the profile) and
  * its audio its own mix-minus, Opus-encoded here and stamped from the same clock as the video
  * (one RTCP SR clock per peer: the browser can lip-sync them).
  */
@@ -99,13 +102,19 @@ export class RtpParticipant implements PeerMember {
   private closed = false;
 
   /** Null when the codec addon is not available (the room keeps the wrtc path). */
-  static create(init: PeerInit, events: PeerEvents, log: Logger): RtpParticipant | null {
+  static create(
+    init: PeerInit,
+    events: PeerEvents,
+    log: Logger,
+    videoCodec: VideoCodecName = 'H264',
+  ): RtpParticipant | null {
     const decoderSink = {
       onFrame: (f: DecodedVideoFrame) => member?.onDecoded(f),
       onKeyframeNeeded: () => member?.peer.requestKeyframe(),
     };
+    const codec = sharedCodecOf(videoCodec);
     const decoder = VideoDecoder.create(
-      { codec: 'h264', logFields: { participantId: init.participantId } },
+      { codec, logFields: { participantId: init.participantId } },
       decoderSink,
     );
     const opusDecoder = OpusDecoder.create();
@@ -116,7 +125,15 @@ export class RtpParticipant implements PeerMember {
       opusEncoder?.close();
       return null;
     }
-    const member: RtpParticipant = new RtpParticipant(init, events, log, decoder, opusDecoder, opusEncoder);
+    const member: RtpParticipant = new RtpParticipant(
+      init,
+      events,
+      log,
+      codec,
+      decoder,
+      opusDecoder,
+      opusEncoder,
+    );
     return member;
   }
 
@@ -124,6 +141,8 @@ export class RtpParticipant implements PeerMember {
     init: PeerInit,
     private readonly events: PeerEvents,
     private readonly log: Logger,
+    /** The one video codec of this member's uplink and downlink. */
+    readonly videoCodec: SharedVideoCodec,
     decoder: VideoDecoder,
     opusDecoder: OpusDecoder,
     opusEncoder: OpusEncoder,
@@ -140,7 +159,7 @@ export class RtpParticipant implements PeerMember {
       id: init.participantId,
       logger: log,
       iceServers: toLibdatachannelIceServers(init.iceServers),
-      videoCodecs: ['H264'],
+      videoCodecs: [videoCodec === 'vp8' ? 'VP8' : 'H264'],
       receive: init.role === 'publisher',
       keyframeRequestIntervalMs: 500,
       // The node's networking (RTC_MIN_PORT..RTC_MAX_PORT, ANNOUNCED_IP) as for wrtc peers.
@@ -207,7 +226,9 @@ export class RtpParticipant implements PeerMember {
   async applyOffer(sdp: string, output: ProfileOutput, waitForCandidates = false): Promise<string> {
     if (this.negotiated) {
       // Renegotiation of an RTP-level session is not supported: the client rejoins instead.
-      throw new ConflictError('this RTP-level session (H.264 or audio-only) was negotiated already');
+      throw new ConflictError(
+        'this RTP-level session (H.264, shared VP8 or audio-only) was negotiated already',
+      );
     }
     this.mids = parseSdp(sdp).map((m) => m.mid);
     let answer: string;
@@ -252,7 +273,7 @@ export class RtpParticipant implements PeerMember {
 
   /** The `audio` downlink: off the shared encoder (switchProfile attaches it again). */
   async suspendVideo(): Promise<void> {
-    this.output?.detachH264(this.peer);
+    this.output?.detachShared(this.videoCodec, this.peer);
     this.output = null;
     this.encoder = null;
   }
@@ -272,7 +293,7 @@ export class RtpParticipant implements PeerMember {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.output?.detachH264(this.peer);
+    this.output?.detachShared(this.videoCodec, this.peer);
     this.output = null;
     this.encoder = null;
     this.peer.close();
@@ -283,10 +304,11 @@ export class RtpParticipant implements PeerMember {
 
   private attach(output: ProfileOutput): void {
     if (this.output === output) return;
-    this.output?.detachH264(this.peer);
+    this.output?.detachShared(this.videoCodec, this.peer);
     this.output = output;
-    this.encoder = output.attachH264(this.peer, this.log);
-    if (!this.encoder) this.log.error('no H.264 encoder for the downlink (codec addon missing)');
+    this.encoder = output.attachShared(this.videoCodec, this.peer, this.log);
+    if (!this.encoder)
+      this.log.error('no shared encoder for the downlink (codec addon missing)', { codec: this.videoCodec });
   }
 
   private onDecoded(f: DecodedVideoFrame): void {
@@ -334,6 +356,24 @@ export function toLibdatachannelIceServers(servers: IceServerInit[]): string[] {
     }
   }
   return out;
+}
+
+function sharedCodecOf(c: VideoCodecName): SharedVideoCodec {
+  return c === 'VP8' ? 'vp8' : 'h264';
+}
+
+/**
+ * With VIDEO_ENCODE=shared the RTP-level path serves an offer whose video has VP8 (90 kHz), as
+ * every browser's and wrtc's does: it is sent the profile's shared VP8 encode.
+ */
+export function offersVp8(sdp: string): boolean {
+  return parseSdp(sdp).some(
+    (m) =>
+      m.kind === 'video' &&
+      m.port !== 0 &&
+      m.direction !== 'inactive' &&
+      m.codecs.some((c) => c.name === 'VP8' && c.clockRate === 90000),
+  );
 }
 
 /**

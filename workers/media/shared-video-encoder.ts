@@ -1,8 +1,8 @@
-import type { OutputProfile, Profile, SharedEncoderStats } from '../protocol/media';
+import type { OutputProfile, Profile, SharedEncoderStats, SharedVideoCodec } from '../protocol/media';
 import type { Logger } from '../kernel/logger';
 import { VideoEncoder, type EncodedVideoFrame } from './engine/codec';
 import type { I420Frame } from './engine/video/i420';
-import { H264Packetizer, mediaTimestamp, type RtpPeer } from './rtp';
+import { H264Packetizer, mediaTimestamp, Vp8Packetizer, type RtpPacketizer, type RtpPeer } from './rtp';
 
 /** Keyframes asked for by receivers (PLI/FIR, a new receiver) are at least this far apart. */
 export const KEYFRAME_MIN_INTERVAL_MS = 500;
@@ -10,8 +10,9 @@ export const KEYFRAME_MIN_INTERVAL_MS = 500;
 export const KEYFRAME_FLOOR_SECONDS = 5;
 
 /**
- * One profile's composite encoded ONCE (H.264 constrained baseline, x264 zerolatency: no
- * B-frames, no lookahead) and packetized once; every RTP-level receiver of the profile gets the
+ * One profile's composite encoded ONCE in one codec (H.264 constrained baseline, x264
+ * zerolatency: no B-frames, no lookahead; or VP8, libvpx real-time: one pass, no lag, no
+ * alt-ref) and packetized once; every RTP-level receiver of the profile and codec gets the
  * same payloads (each peer keeps its own sequence numbers, history for NACK/RTX and SR).
  * A keyframe request from any receiver makes a keyframe for all of them, so requests are
  * throttled here, where they all meet: one that comes within KEYFRAME_MIN_INTERVAL_MS of the
@@ -21,19 +22,21 @@ export const KEYFRAME_FLOOR_SECONDS = 5;
 export class SharedVideoEncoder {
   private readonly receivers = new Set<RtpPeer>();
   private readonly encoder: VideoEncoder;
-  private readonly packetizer = new H264Packetizer();
+  private readonly packetizer: RtpPacketizer;
   private lastKeyframeAt = -Infinity;
   private keyframePending = false;
+  /** A keyframe was forced and no frame has gone to the encoder since: it covers new requests. */
+  private keyframeNext = false;
   private keyframeRequests = 0;
   private keyframesForced = 0;
   private closed = false;
 
   /** Null when the codec addon is not available. */
-  static create(profile: OutputProfile, log: Logger): SharedVideoEncoder | null {
+  static create(profile: OutputProfile, codec: SharedVideoCodec, log: Logger): SharedVideoEncoder | null {
     let encoder: SharedVideoEncoder | null = null;
     const enc = VideoEncoder.create(
       {
-        codec: 'h264',
+        codec,
         width: profile.width,
         height: profile.height,
         fps: profile.fps,
@@ -44,17 +47,19 @@ export class SharedVideoEncoder {
       (f) => encoder?.onEncoded(f),
     );
     if (enc === null) return null;
-    encoder = new SharedVideoEncoder(profile.name, enc, log);
+    encoder = new SharedVideoEncoder(profile.name, codec, enc, log);
     return encoder;
   }
 
   private constructor(
     readonly profile: Profile,
+    readonly codec: SharedVideoCodec,
     encoder: VideoEncoder,
     private readonly log: Logger,
   ) {
     this.encoder = encoder;
-    this.log.info('shared video encoder open', { profile, codec: 'h264' });
+    this.packetizer = codec === 'h264' ? new H264Packetizer() : new Vp8Packetizer();
+    this.log.info('shared video encoder open', { profile, codec });
   }
 
   get receiverCount(): number {
@@ -73,6 +78,8 @@ export class SharedVideoEncoder {
 
   requestKeyframe(now: number): void {
     this.keyframeRequests++;
+    // Receivers joining together (or PLIs racing a forced keyframe) are served by the same one.
+    if (this.keyframeNext) return;
     if (now - this.lastKeyframeAt >= KEYFRAME_MIN_INTERVAL_MS) this.forceKeyframe(now);
     else this.keyframePending = true;
   }
@@ -83,7 +90,8 @@ export class SharedVideoEncoder {
     if (this.keyframePending && now - this.lastKeyframeAt >= KEYFRAME_MIN_INTERVAL_MS)
       this.forceKeyframe(now);
     // pts in microseconds: the RTP timestamp is derived from the tick time when the frame comes back.
-    this.encoder.encode(frame.data, Math.round(now * 1000));
+    // A frame dropped because the encoder was busy leaves the forced keyframe for the next one.
+    if (this.encoder.encode(frame.data, Math.round(now * 1000))) this.keyframeNext = false;
   }
 
   /** Resolves once no frame is in flight (tests and benchmarks step the encoder with it). */
@@ -95,7 +103,7 @@ export class SharedVideoEncoder {
     const s = this.encoder.stats;
     return {
       profile: this.profile,
-      codec: 'h264',
+      codec: this.codec,
       receivers: this.receivers.size,
       framesEncoded: s.encoded,
       keyframes: s.keyframes,
@@ -111,7 +119,7 @@ export class SharedVideoEncoder {
     this.closed = true;
     this.receivers.clear();
     this.encoder.close();
-    this.log.info('shared video encoder closed', { profile: this.profile, codec: 'h264' });
+    this.log.info('shared video encoder closed', { profile: this.profile, codec: this.codec });
   }
 
   private forceKeyframe(now: number): void {
@@ -119,6 +127,7 @@ export class SharedVideoEncoder {
     this.keyframesForced++;
     this.lastKeyframeAt = now;
     this.keyframePending = false;
+    this.keyframeNext = true;
   }
 
   private onEncoded(f: EncodedVideoFrame): void {

@@ -147,6 +147,12 @@ export interface RoomMediaSettings {
   /** Stack of audio-only participants (AUDIO_ONLY_STACK); absent: 'rtp'. */
   audioOnlyStack?: 'rtp' | 'wrtc';
   /**
+   * How VP8-capable participants' downlink video is encoded (VIDEO_ENCODE): 'per-peer' (absent)
+   * by libwebrtc in each wrtc peer connection; 'shared' once per profile (VP8) and sent over the
+   * RTP-level stack to every such receiver (issue #17).
+   */
+  videoEncode?: VideoEncodeMode;
+  /**
    * Adaptive downlink (DOWNLINK_ADAPTATION, DOWNLINK_RECOVER_MS): whether each participant's
    * served profile follows its link, and how long its link must show headroom before a step up.
    * Absent: on, 15 s.
@@ -180,9 +186,14 @@ export interface ParticipantSnapshot {
 }
 
 /** One composite encoder shared by every RTP-level receiver of a profile (H.264 endpoints). */
+export type VideoEncodeMode = 'per-peer' | 'shared';
+
+/** Codecs a profile's composite is encoded once in for RTP-level receivers. */
+export type SharedVideoCodec = 'h264' | 'vp8';
+
 export interface SharedEncoderStats {
   profile: Profile;
-  codec: 'h264';
+  codec: SharedVideoCodec;
   receivers: number;
   framesEncoded: number;
   keyframes: number;

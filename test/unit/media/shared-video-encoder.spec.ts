@@ -4,7 +4,11 @@ import { codecsAvailable } from '../../../workers/media/engine/codec/native-code
 import { NAL_IDR } from '../../../workers/media/engine/codec/h264-nal';
 import { createI420, fillI420, rgbToYuv } from '../../../workers/media/engine/video/i420';
 import type { PayloadList, RtpPeer } from '../../../workers/media/rtp';
-import { isH264OnlyOffer, toLibdatachannelIceServers } from '../../../workers/media/rtp-participant';
+import {
+  isH264OnlyOffer,
+  offersVp8,
+  toLibdatachannelIceServers,
+} from '../../../workers/media/rtp-participant';
 import { KEYFRAME_MIN_INTERVAL_MS, SharedVideoEncoder } from '../../../workers/media/shared-video-encoder';
 import { OUTPUT_PROFILES } from '../../../workers/protocol/media';
 
@@ -46,7 +50,7 @@ describeCodecs('SharedVideoEncoder (one H.264 encode per profile for every recei
   const frameMs = 1000 / profile.fps;
 
   it('hands every receiver the same payloads and timestamps, starting with a keyframe', async () => {
-    const enc = SharedVideoEncoder.create(profile, new Logger('test'))!;
+    const enc = SharedVideoEncoder.create(profile, 'h264', new Logger('test'))!;
     const a = new RecordingReceiver();
     const b = new RecordingReceiver();
     enc.attach(a.asPeer(), 1000);
@@ -65,7 +69,7 @@ describeCodecs('SharedVideoEncoder (one H.264 encode per profile for every recei
   });
 
   it('turns a storm of keyframe requests into at most one keyframe per 500 ms, deferring rather than dropping', async () => {
-    const enc = SharedVideoEncoder.create(profile, new Logger('test'))!;
+    const enc = SharedVideoEncoder.create(profile, 'h264', new Logger('test'))!;
     const rx = new RecordingReceiver();
     enc.attach(rx.asPeer(), 1000); // the test's own clock, like the frames below
     const frames = 45; // 3 s at 15 fps
@@ -89,7 +93,7 @@ describeCodecs('SharedVideoEncoder (one H.264 encode per profile for every recei
   });
 
   it('stops sending to a receiver that detached; the others carry on', async () => {
-    const enc = SharedVideoEncoder.create(profile, new Logger('test'))!;
+    const enc = SharedVideoEncoder.create(profile, 'h264', new Logger('test'))!;
     const a = new RecordingReceiver();
     const b = new RecordingReceiver();
     enc.attach(a.asPeer(), 1000);
@@ -103,6 +107,55 @@ describeCodecs('SharedVideoEncoder (one H.264 encode per profile for every recei
     expect(a.frames.length).toBe(3);
     expect(b.frames.length).toBe(6);
     expect(enc.stats().receivers).toBe(0);
+  });
+});
+
+/** VP8 payload descriptor (RFC 7741 §4.2) length, and whether a packet starts a keyframe. */
+function vp8Starts(p: Buffer): { start: boolean; keyframe: boolean } {
+  let at = 1;
+  if (p[0] & 0x80) {
+    const x = p[1];
+    at = 2;
+    if (x & 0x80) at += p[at] & 0x80 ? 2 : 1; // I: picture ID, 7 or 15 bits
+    if (x & 0x40) at += 1; // L
+    if (x & 0x30) at += 1; // T or K
+  }
+  const start = (p[0] & 0x10) !== 0;
+  // The VP8 payload header's P bit (RFC 6386 §9.1) is 0 on a keyframe.
+  return { start, keyframe: start && (p[at] & 0x01) === 0 };
+}
+
+describeCodecs('SharedVideoEncoder in VP8 (VIDEO_ENCODE=shared)', () => {
+  const profile = OUTPUT_PROFILES.low;
+  const frame = createI420(profile.width, profile.height);
+  fillI420(frame, rgbToYuv({ r: 220, g: 30, b: 30 }));
+  const frameMs = 1000 / profile.fps;
+
+  it('hands every receiver the same VP8 payloads, a keyframe first and on request within the throttle', async () => {
+    const enc = SharedVideoEncoder.create(profile, 'vp8', new Logger('test'))!;
+    const a = new RecordingReceiver();
+    const b = new RecordingReceiver();
+    enc.attach(a.asPeer(), 1000);
+    enc.attach(b.asPeer(), 1000);
+    const frames = 30;
+    for (let i = 0; i < frames; i++) {
+      const now = 1000 + i * frameMs;
+      if (i === 20) enc.requestKeyframe(now); // 1.33 s after the first: past the throttle
+      enc.encode(frame, now);
+      await enc.idle();
+    }
+    enc.close();
+    expect(a.frames.length).toBe(frames);
+    expect(b.frames).toEqual(a.frames);
+    const starts = a.frames.map((f) => vp8Starts(f.payloads[0]));
+    expect(starts.every((x) => x.start)).toBe(true);
+    // What the encoder flags as a keyframe is one in the bitstream, and the only ones are the
+    // first frame (both receivers attached before it: one keyframe serves both) and the
+    // requested one (the periodic floor is 5 s away).
+    expect(starts.map((x) => x.keyframe)).toEqual(a.frames.map((f) => f.keyframe));
+    expect(a.frames.flatMap((f, i) => (f.keyframe ? [i] : []))).toEqual([0, 20]);
+    expect(a.frames[1].timestamp - a.frames[0].timestamp).toBe(6000);
+    expect(enc.stats()).toMatchObject({ codec: 'vp8', profile: 'low', framesEncoded: frames, keyframes: 2 });
   });
 });
 
@@ -141,6 +194,13 @@ describe('choosing the RTP-level path from an offer', () => {
     expect(isH264OnlyOffer(offer(['VP8']))).toBe(false);
     // High profile only: nothing the RTP path decodes into constrained baseline answers.
     expect(isH264OnlyOffer(offer(['H264-high']))).toBe(false);
+  });
+
+  it('finds VP8 in an offer (the shared-encode path with VIDEO_ENCODE=shared)', () => {
+    expect(offersVp8(offer(['VP8']))).toBe(true);
+    expect(offersVp8(offer(['VP9', 'VP8', 'H264']))).toBe(true);
+    expect(offersVp8(offer(['VP9', 'AV1']))).toBe(false);
+    expect(offersVp8(offer(['H264']))).toBe(false);
   });
 
   it('writes ICE servers in libdatachannel form', () => {
