@@ -8,7 +8,9 @@
  * others must not notice). The variant with DOWNLINK_ADAPTATION=off is what the issue measured
  * before. The loss variants keep the rate free and drop 1 % or 5 % of the packets into the
  * namespace at random instead (nftables inside it; no netem here): NACK/RTX should carry that,
- * so a good outcome is no step and no freeze. Needs root (ip netns, tc, nft); skipped otherwise.
+ * so a good outcome is no step and no freeze. `shared-300` runs the 300 kbit/s case with
+ * VIDEO_ENCODE=shared: the receiver is then on the RTP-level stack, judged from its REMB and
+ * receiver reports, and moved between the profiles' shared encodes (issue #17 item 3). Needs root (ip netns, tc, nft); skipped otherwise.
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -41,12 +43,15 @@ export interface DownlinkVariant {
   /** Share of the packets into the namespace dropped at random in the impaired phase (0..1). */
   loss?: number;
   adaptation: boolean;
+  /** VIDEO_ENCODE=shared: the receiver is on the RTP-level stack and switches shared streams. */
+  sharedEncode?: boolean;
 }
 
 export const DOWNLINK_VARIANTS: DownlinkVariant[] = [
   { name: 'off-300', narrowKbit: 300, adaptation: false },
   { name: 'on-300', narrowKbit: 300, adaptation: true },
   { name: 'on-150', narrowKbit: 150, adaptation: true },
+  { name: 'shared-300', narrowKbit: 300, adaptation: true, sharedEncode: true },
   { name: 'on-loss1', narrowKbit: FREE_KBIT, loss: 0.01, adaptation: true },
   { name: 'on-loss5', narrowKbit: FREE_KBIT, loss: 0.05, adaptation: true },
 ];
@@ -179,7 +184,11 @@ async function runVariant(
     const shape = (kbit: number) => shaped.shape(kbit);
     shape(FREE_KBIT);
 
-    await server.start({ HOST: shaped.hostIp, DOWNLINK_ADAPTATION: variant.adaptation ? 'on' : 'off' });
+    await server.start({
+      HOST: shaped.hostIp,
+      DOWNLINK_ADAPTATION: variant.adaptation ? 'on' : 'off',
+      ...(variant.sharedEncode ? { VIDEO_ENCODE: 'shared' } : {}),
+    });
     const roomId = `downlink-${variant.name}`;
     await createRoom(server, { roomId, profile: 'standard', maxParticipants: 8 });
     for (let i = 0; i < PUBLISHERS; i++) {

@@ -165,7 +165,7 @@ export class MediaRoom {
       settings.downlink?.adaptation ?? true,
       settings.downlink?.recoverMs ?? 15_000,
       {
-        members: () => this.wrtcMembers(),
+        members: () => this.adaptiveMembers(),
         ceiling: (id) => this.adaptiveCeiling(id),
         expectedFps: (id) => {
           const p = this.peers.get(id);
@@ -771,15 +771,21 @@ export class MediaRoom {
     return this.audioServed.has(p.id) ? 'audio' : p.profile;
   }
 
-  /** wrtc members: the ones whose link libwebrtc measures (the RTP-level stack does not adapt). */
-  private *wrtcMembers(): Iterable<ParticipantPeer> {
-    for (const p of this.peers.values()) if (p instanceof ParticipantPeer) yield p;
+  /**
+   * Members whose downlink adapts: wrtc peers (libwebrtc measures their link) and RTP-level
+   * members with a video downlink (their clients' REMB and receiver reports; they switch
+   * between the profiles' shared encodes).
+   */
+  private *adaptiveMembers(): Iterable<ParticipantPeer | RtpParticipant> {
+    for (const p of this.peers.values())
+      if (p instanceof ParticipantPeer || (p instanceof RtpParticipant && p.hasVideoDownlink)) yield p;
   }
 
   /** The ceiling adaptation works under, or null when `id`'s downlink does not adapt. */
   private adaptiveCeiling(id: string): DownlinkProfile | null {
     const p = this.peers.get(id);
-    if (!(p instanceof ParticipantPeer) || this.pinned.has(id) || this.videoless.has(id)) return null;
+    const adaptive = p instanceof ParticipantPeer || (p instanceof RtpParticipant && p.hasVideoDownlink);
+    if (!p || !adaptive || this.pinned.has(id) || this.videoless.has(id)) return null;
     const ceiling = this.ceilingOf(p);
     return ceiling === 'audio' ? null : ceiling;
   }

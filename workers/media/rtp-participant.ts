@@ -24,6 +24,8 @@ import {
 } from './engine/codec';
 import type { I420Frame } from './engine/video/i420';
 import { CandidateAnnouncer } from './announced-ip';
+import type { AdaptiveMember } from './downlink-adaptation';
+import type { RawStat } from './downlink-stats';
 import type { PeerEvents, PeerInit } from './participant-peer';
 import type { ProfileOutput } from './profile-output';
 import { memberSnapshot, type PeerMember } from './room-member';
@@ -58,7 +60,7 @@ const AUDIO_REANCHOR_MS = 100;
  * its audio its own mix-minus, Opus-encoded here and stamped from the same clock as the video
  * (one RTCP SR clock per peer: the browser can lip-sync them).
  */
-export class RtpParticipant implements PeerMember {
+export class RtpParticipant implements PeerMember, AdaptiveMember {
   readonly id: string;
   readonly displayName: string;
   readonly role: ParticipantRole;
@@ -280,6 +282,57 @@ export class RtpParticipant implements PeerMember {
 
   async createServerOffer(): Promise<string | null> {
     return null; // the shared encoder's bitrate is the profile's: nothing to renegotiate
+  }
+
+  /** Whether its offer receives video (a WHIP publisher's does not). */
+  get hasVideoDownlink(): boolean {
+    return this.sendsVideo;
+  }
+
+  /**
+   * This member's downlink in the shape of libwebrtc's stats, for the same downlink controller
+   * as wrtc members (adaptive downlink by switching shared streams, issue #17 item 3): the
+   * client's REMB (its receive-side estimate) stands for the send-side estimate, its receiver
+   * reports give loss and RTT, and our send streams count bytes, frames and NACKs.
+   */
+  async rawStats(): Promise<RawStat[]> {
+    const s = this.peer.getStats();
+    const out: RawStat[] = [];
+    const v = s.video.send;
+    const a = s.audio.send;
+    const remb = v?.rembBitrate ?? 0;
+    if (remb > 0) {
+      out.push({
+        id: 'pair',
+        type: 'candidate-pair',
+        state: 'succeeded',
+        nominated: true,
+        availableOutgoingBitrate: remb,
+      });
+      out.push({ id: 'transport', type: 'transport', selectedCandidatePairId: 'pair' });
+    }
+    for (const [kind, st] of [
+      ['video', v],
+      ['audio', a],
+    ] as const) {
+      if (!st) continue;
+      out.push({
+        id: `out-${kind}`,
+        type: 'outbound-rtp',
+        kind,
+        bytesSent: st.bytesSent,
+        framesSent: kind === 'video' ? st.framesSent : undefined,
+        nackCount: st.nacksReceived,
+      });
+      out.push({
+        id: `rin-${kind}`,
+        type: 'remote-inbound-rtp',
+        kind,
+        fractionLost: st.fractionLost,
+        roundTripTime: st.roundTripTimeMs > 0 ? st.roundTripTimeMs / 1000 : undefined,
+      });
+    }
+    return out;
   }
 
   async framesSent(): Promise<number> {

@@ -21,6 +21,12 @@ export const KEYFRAME_FLOOR_SECONDS = 5;
  */
 export class SharedVideoEncoder {
   private readonly receivers = new Set<RtpPeer>();
+  /**
+   * Receivers attached since the last keyframe: a delta frame of this stream is of no use to
+   * them (a newcomer, or one switching from another profile's stream, which keeps showing its
+   * last picture meanwhile), so they get nothing until the keyframe their attach asked for.
+   */
+  private readonly awaitingKeyframe = new Set<RtpPeer>();
   private readonly encoder: VideoEncoder;
   private readonly packetizer: RtpPacketizer;
   private lastKeyframeAt = -Infinity;
@@ -42,6 +48,10 @@ export class SharedVideoEncoder {
         fps: profile.fps,
         bitrateKbps: profile.maxVideoKbps,
         keyframeIntervalFrames: profile.fps * KEYFRAME_FLOOR_SECONDS,
+        // VP8 in CBR overshoots far past the profile's rate on pictures it cannot compress
+        // (measured: 1.3 Mbit/s for `standard`'s 550 on three noisy tiles) unless it may drop
+        // frames, as libwebrtc's per-peer encoder does; x264's VBV holds the rate by itself.
+        frameDropping: codec === 'vp8',
         logFields: { profile: profile.name },
       },
       (f) => encoder?.onEncoded(f),
@@ -69,11 +79,13 @@ export class SharedVideoEncoder {
   /** A new receiver gets the stream from a fresh keyframe (within the throttle). */
   attach(peer: RtpPeer, now = performance.now()): void {
     this.receivers.add(peer);
+    this.awaitingKeyframe.add(peer);
     this.requestKeyframe(now);
   }
 
   detach(peer: RtpPeer): void {
     this.receivers.delete(peer);
+    this.awaitingKeyframe.delete(peer);
   }
 
   requestKeyframe(now: number): void {
@@ -118,6 +130,7 @@ export class SharedVideoEncoder {
     if (this.closed) return;
     this.closed = true;
     this.receivers.clear();
+    this.awaitingKeyframe.clear();
     this.encoder.close();
     this.log.info('shared video encoder closed', { profile: this.profile, codec: this.codec });
   }
@@ -136,6 +149,8 @@ export class SharedVideoEncoder {
     if (f.keyframe) this.lastKeyframeAt = Math.max(this.lastKeyframeAt, tickMs);
     const payloads = this.packetizer.packetize(f.data);
     const ts = mediaTimestamp(tickMs, 90000);
-    for (const peer of this.receivers) peer.sendVideoPayloads(payloads, ts, f.keyframe);
+    if (f.keyframe) this.awaitingKeyframe.clear();
+    for (const peer of this.receivers)
+      if (!this.awaitingKeyframe.has(peer)) peer.sendVideoPayloads(payloads, ts, f.keyframe);
   }
 }
