@@ -17,6 +17,12 @@ export interface AdaptiveMember {
   readonly id: string;
   readonly connectionState: string;
   rawStats(): Promise<RawStat[]>;
+  /**
+   * 'receiver': the estimate in rawStats is the client's REMB and the member is sent a shared
+   * stream at its profile's rate (DownlinkControllerOptions.receiverEstimate). Absent: libwebrtc's
+   * send-side estimate of a peer connection that encodes for this member alone.
+   */
+  readonly downlinkEstimate?: 'sender' | 'receiver';
 }
 
 export interface DownlinkAdaptationHooks {
@@ -96,13 +102,13 @@ export class DownlinkAdaptation {
     this.timer = null;
   }
 
-  private entry(id: string): Entry {
-    let e = this.entries.get(id);
-    if (!e)
-      this.entries.set(
-        id,
-        (e = { controller: new DownlinkController(this.opts), reader: new DownlinkStatsReader() }),
-      );
+  private entry(m: AdaptiveMember): Entry {
+    let e = this.entries.get(m.id);
+    if (!e) {
+      const opts = m.downlinkEstimate === 'receiver' ? { ...this.opts, receiverEstimate: true } : this.opts;
+      e = { controller: new DownlinkController(opts), reader: new DownlinkStatsReader() };
+      this.entries.set(m.id, e);
+    }
     return e;
   }
 
@@ -130,7 +136,7 @@ export class DownlinkAdaptation {
       return null;
     });
     if (!stats || !this.timer) return;
-    const e = this.entry(m.id);
+    const e = this.entry(m);
     const s = e.reader.read(stats, performance.now());
     // Ask again: the member may have pinned, left or changed its request during getStats.
     const ceiling = this.hooks.ceiling(m.id);

@@ -64,6 +64,15 @@ export interface DownlinkControllerOptions {
    * says so when the profile's ceiling (b=AS) is what limits a busy picture.
    */
   minFpsFraction: number;
+  /**
+   * The member is sent a shared stream at its profile's rate (RTP-level members, issue #17):
+   * the estimate is the client's REMB, which trails what arrives (libwebrtc caps it near 1.5×
+   * the incoming rate and raises it a few per cent a second), and the sender cannot fill or
+   * follow it, so after a step up it reads low for seconds on any link. It then counts only
+   * together with loss above lossCalm; sustained loss alone still counts; the frame-rate rule
+   * does not apply (frames a shared encoder drops are its rate control, not this link).
+   */
+  receiverEstimate?: boolean;
 }
 
 /** Audio (Opus mix-minus) and RTP/RTCP overhead on top of a profile's video. */
@@ -158,6 +167,10 @@ export class DownlinkController {
     if (lost >= o.lossShortfall) return 'shortfall';
     const need = o.needKbps[served];
     const est = s.estimateKbps;
+    if (o.receiverEstimate) {
+      if (est !== null && est < need && lost > o.lossCalm) return 'shortfall';
+      return lost <= o.lossCalm ? 'calm' : 'neutral';
+    }
     const busy = est !== null && s.sentKbps >= o.busyFraction * est;
     if (est !== null && est < need && (busy || s.bandwidthLimited)) return 'shortfall';
     if (

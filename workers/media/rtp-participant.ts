@@ -284,6 +284,9 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
     return null; // the shared encoder's bitrate is the profile's: nothing to renegotiate
   }
 
+  /** Its estimate is the client's REMB; it is sent a shared stream (see AdaptiveMember). */
+  readonly downlinkEstimate = 'receiver' as const;
+
   /** Whether its offer receives video (a WHIP publisher's does not). */
   get hasVideoDownlink(): boolean {
     return this.sendsVideo;

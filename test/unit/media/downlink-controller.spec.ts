@@ -228,6 +228,50 @@ describe('DownlinkController', () => {
   });
 });
 
+describe('DownlinkController for a shared stream (receiver-side estimate, RTP-level members)', () => {
+  const shared = (): Run => ({
+    c: new DownlinkController({ ...DEFAULT_DOWNLINK_OPTIONS, receiverEstimate: true }),
+    t: 0,
+    served: [],
+  });
+  /** A shared stream at the profile's rate `sent`: REMB at `remb`, loss as given. */
+  const rx = (sent: number, remb: number, fractionLost = 0): DownlinkSample =>
+    link(remb, { sentKbps: sent, fractionLost, sentFps: 8, expectedFps: 15 });
+
+  it('a REMB trailing the stream on a clean link is no shortfall, nor are frames the shared encoder dropped', () => {
+    const r = shared();
+    // standard at ~590 kbps, REMB still ramping from 240, no loss, 8 of 15 fps sent.
+    const seen = feed(r, rx(590, 240), 30, 'standard');
+    expect(new Set(seen)).toEqual(new Set(['standard']));
+  });
+
+  it('a link that cannot carry the stream (loss, REMB below the need) steps down; heavy loss alone does too', () => {
+    const r = shared();
+    feed(r, rx(590, 800), 10, 'standard');
+    const narrow = feed(r, rx(590, 250, 0.05), 6, 'standard');
+    expect(narrow[narrow.length - 1]).toBe('low');
+    const r2 = shared();
+    feed(r2, rx(590, 800), 10, 'standard');
+    const lossy = feed(r2, rx(590, 800, 0.3), 6, 'standard');
+    expect(lossy[lossy.length - 1]).toBe('low');
+  });
+
+  it('after a step up on a freed link, the REMB ramping up behind the new stream does not take it back', () => {
+    const r = shared();
+    feed(r, rx(590, 800), 10, 'standard');
+    feed(r, rx(590, 250, 0.4), 6, 'standard'); // narrow: down to low
+    expect(r.c.served('standard')).toBe('low');
+    // Freed: low's stream (160 kbps) keeps REMB near 240, below standard's need: a probe after 15 s.
+    const up = feed(r, rx(160, 240), 20, 'standard');
+    expect(up[up.length - 1]).toBe('standard');
+    // On standard the REMB climbs a few per cent a second from 240; no loss: it stays.
+    let remb = 240;
+    const after: DownlinkProfile[] = [];
+    for (let i = 0; i < 20; i++, remb *= 1.08) after.push(...feed(r, rx(590, remb), 1, 'standard'));
+    expect(new Set(after)).toEqual(new Set(['standard']));
+  });
+});
+
 describe('DownlinkStatsReader', () => {
   const report = (o: {
     bytes: number;
