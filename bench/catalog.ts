@@ -16,7 +16,8 @@
  *                  encode CPU per profile, a shared encode, HLS and player delays, RTMP and RTSP
  *                  ingest delays
  *   shared-N       1 room of N on `standard` with VIDEO_ENCODE=shared (one VP8 encode for all,
- *                  RTP-level stack; issue #17), beside std-N (one libwebrtc encode per peer)
+ *                  RTP-level stack; issue #17), beside std-N (one libwebrtc encode per peer);
+ *                  shared-churn[-<K>] is churn with VIDEO_ENCODE=shared (a late joiner's first frame)
  * plus `baseline` (peer-to-peer latency), `capacity` (search on std-N), `capacity-shared` (the
  * same search on shared-N), `kernels` (micro-benchmark) and
  * `overload` (joins one by one up to twice the capacity, before/after admission control and
@@ -175,13 +176,14 @@ export function specFor(key: string): ScenarioSpec | null {
   if (m) return spec(key, `${m[1]} rooms x ${m[2]}, standard`, Number(m[1]), Number(m[2]), 'standard', false);
   m = /^rec-(\d+)$/.exec(key);
   if (m) return spec(key, `1 room x ${m[1]}, standard, recording`, 1, Number(m[1]), 'standard', true);
-  m = /^churn(?:-(\d+))?$/.exec(key);
+  m = /^(shared-)?churn(?:-(\d+))?$/.exec(key);
   if (m) {
-    const cycles = m[1] === undefined ? CHURN_CYCLES : Number(m[1]);
+    const cycles = m[2] === undefined ? CHURN_CYCLES : Number(m[2]);
     if (cycles < 1 || cycles > 20) return null;
-    const title = `1 room x ${CHURN_STABLE}, standard, +1 joining/leaving (${cycles}x)`;
+    const shared = m[1] !== undefined;
+    const title = `1 room x ${CHURN_STABLE}, standard, +1 joining/leaving (${cycles}x)${shared ? ', one shared VP8 encode' : ''}`;
     const s = spec(key, title, 1, CHURN_STABLE, 'standard', false);
-    return s && { ...s, churn: { cycles } };
+    return s && { ...s, churn: { cycles }, ...(shared ? { sharedEncode: true } : {}) };
   }
   m = /^pin-(\d+)$/.exec(key);
   if (m) {
