@@ -64,6 +64,12 @@ export function inboundCounters(report: {
  * less the video path's outside its jitter buffer and decoder.
  */
 export const UNSEEN_AUDIO_MS = 15;
+/**
+ * The same for a member on the RTP-level stack (our Opus decode into the room's buffer, our
+ * video decoder): calibrated with `node dist/bench/lip-sync.js --env=VIDEO_ENCODE=shared`
+ * (docs/encode-once.md).
+ */
+export const UNSEEN_RTP_AUDIO_MS = 15;
 /** The composite samples a participant's latest frame on a 30 fps grid: on average half a frame late. */
 export const COMPOSE_WAIT_MS = 1000 / 30 / 2;
 /** Longest hold of the video; beyond it the estimate is not trusted (a stuck audio buffer). */
@@ -101,7 +107,14 @@ export class AvSync {
   private last: InboundCounters | null = null;
   private readonly parts = { audioJitterMs: 0, roomJitterMs: 0, videoJitterMs: 0, videoDecodeMs: 0 };
 
-  constructor(private readonly enabled = true) {}
+  /**
+   * `onRelease`: a frame the ring no longer references (replaced as the shown one, or cleared),
+   * for an owner that reuses frame buffers (RtpParticipant's decoder output copies).
+   */
+  constructor(
+    private readonly enabled = true,
+    private readonly onRelease: ((frame: I420Frame) => void) | null = null,
+  ) {}
 
   get videoDelayMs(): number {
     return this.delayMs;
@@ -137,7 +150,9 @@ export class AvSync {
   }
 
   private advance(): void {
+    const was = this.shown;
     this.shown = this.frames[this.tail];
+    if (was && this.onRelease && was !== this.shown) this.onRelease(was);
     this.frames[this.tail] = null;
     this.tail = (this.tail + 1) % RING;
   }
@@ -162,7 +177,24 @@ export class AvSync {
     p.roomJitterMs = roomJitterMs;
     const audioPath = p.audioJitterMs + p.roomJitterMs + UNSEEN_AUDIO_MS;
     const videoPath = p.videoJitterMs + p.videoDecodeMs + COMPOSE_WAIT_MS;
-    const sample = audioPath - videoPath;
+    return this.apply(audioPath - videoPath);
+  }
+
+  /**
+   * One sample for a member on the RTP-level stack, which has no NetEq and no video jitter
+   * buffer: its audio waits in the room's JitterBuffer (`roomJitterMs`, 40 ms target there),
+   * its video only for the decoder (`videoDecodeMs`). Returns the applied delay.
+   */
+  updateRtp(roomJitterMs: number, videoDecodeMs: number): number {
+    const p = this.parts;
+    p.audioJitterMs = 0;
+    p.videoJitterMs = 0;
+    p.roomJitterMs = roomJitterMs;
+    p.videoDecodeMs = videoDecodeMs;
+    return this.apply(roomJitterMs + UNSEEN_RTP_AUDIO_MS - (videoDecodeMs + COMPOSE_WAIT_MS));
+  }
+
+  private apply(sample: number): number {
     if (!Number.isFinite(sample)) return this.delayMs;
     this.smoothed = this.smoothed === null ? sample : this.smoothed + SMOOTHING * (sample - this.smoothed);
     if (!this.enabled) return this.delayMs;
@@ -185,6 +217,13 @@ export class AvSync {
   }
 
   clear(): void {
+    if (this.onRelease) {
+      for (let i = this.tail; i !== this.head; i = (i + 1) % RING) {
+        const f = this.frames[i];
+        if (f) this.onRelease(f);
+      }
+      if (this.shown) this.onRelease(this.shown);
+    }
     this.frames.fill(null);
     this.head = this.tail = 0;
     this.shown = null;

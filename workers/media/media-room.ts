@@ -535,7 +535,8 @@ export class MediaRoom {
   private avSyncStats(): NonNullable<RoomStats['avSync']> {
     const out: NonNullable<RoomStats['avSync']> = [];
     for (const p of this.peers.values()) {
-      if (!(p instanceof ParticipantPeer) || !p.hasAudio || !p.hasVideo) continue;
+      if (!(p instanceof ParticipantPeer || p instanceof RtpParticipant) || !p.hasAudio || !p.hasVideo)
+        continue;
       const s = p.avSync.snapshot();
       out.push({ participantId: p.id, estimatedMs: s.estimatedMs, videoDelayMs: s.videoDelayMs });
     }
@@ -553,6 +554,12 @@ export class MediaRoom {
     try {
       const log = ++this.avSyncRounds % AV_SYNC_LOG_EVERY === 0;
       for (const p of this.peers.values()) {
+        if (p instanceof RtpParticipant) {
+          p.updateAvSync(); // its own figures, no stats call
+          if (log && p.hasAudio && p.hasVideo)
+            this.log.info('lip sync', { participantId: p.id, ...p.avSync.snapshot() });
+          continue;
+        }
         if (!(p instanceof ParticipantPeer)) continue;
         await p
           .updateAvSync()

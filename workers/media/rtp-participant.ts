@@ -24,6 +24,7 @@ import {
 } from './engine/codec';
 import type { I420Frame } from './engine/video/i420';
 import { CandidateAnnouncer } from './announced-ip';
+import { AvSync } from './av-sync';
 import type { AdaptiveMember } from './downlink-adaptation';
 import type { RawStat } from './downlink-stats';
 import type { PeerEvents, PeerInit } from './participant-peer';
@@ -68,8 +69,16 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
   audioMuted = false;
   videoMuted = false;
   connectionState: PeerConnectionState = 'new';
-  latestFrame: I420Frame | null = null;
   lastFrameAt = 0;
+  /**
+   * Lip sync (docs/lip-sync.md): the video is held back by the audio path's extra wait, from
+   * our own figures (room jitter buffer, decode time). Decoded frames are copies from a small
+   * pool of buffers the ring hands back once it no longer shows them: no allocation per frame.
+   */
+  readonly avSync: AvSync;
+  private readonly freeFrames: I420Frame[] = [];
+  private decodeMsSum = 0;
+  private decodeCount = 0;
   hasAudio = false;
   hasVideo = false;
   /**
@@ -77,7 +86,7 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
    * chunks already smoothed by libwebrtc's NetEq), so playback starts at 40 ms, not 20: with
    * 20 ms, 16 audio-only uplinks underran 7.6 % of the ticks (bench:audio).
    */
-  readonly jitter = new JitterBuffer({ targetFrames: 4, capacityFrames: 14 });
+  readonly jitter = new JitterBuffer({ targetFrames: 4, capacityFrames: 14, driftControl: true });
   readonly audioOutput = new Int16Array(FRAME_SAMPLES);
 
   private readonly peer: RtpPeer;
@@ -154,6 +163,7 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
     this.role = init.role;
     this.profile = init.profile;
     this.maxIce = init.maxIceCandidates;
+    this.avSync = new AvSync(init.avSync !== 'off', (f) => this.freeFrames.push(f));
     this.decoder = decoder;
     this.opusDecoder = opusDecoder;
     this.opusEncoder = opusEncoder;
@@ -356,6 +366,8 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
     this.decoder.close();
     this.opusDecoder.close();
     this.opusEncoder.close();
+    this.avSync.clear();
+    this.freeFrames.length = 0;
   }
 
   private attach(output: ProfileOutput): void {
@@ -367,16 +379,33 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
       this.log.error('no shared encoder for the downlink (codec addon missing)', { codec: this.videoCodec });
   }
 
+  /** The inbound picture to compose now: the newest frame older than the lip-sync delay. */
+  get latestFrame(): I420Frame | null {
+    return this.avSync.frameAt(performance.now());
+  }
+
+  /** One lip-sync step (about once a second, MediaRoom.updateAvSync). */
+  updateAvSync(): void {
+    if (this.closed || !this.hasAudio || !this.hasVideo || this.decodeCount === 0) return;
+    const roomWait = this.jitter.takeMeanWaitMs();
+    const decodeMs = this.decodeMsSum / this.decodeCount;
+    this.decodeMsSum = 0;
+    this.decodeCount = 0;
+    if (roomWait !== null) this.avSync.updateRtp(roomWait, decodeMs);
+  }
+
   private onDecoded(f: DecodedVideoFrame): void {
     if (this.closed) return;
-    let frame = this.latestFrame;
+    let frame = this.freeFrames.pop();
     if (!frame || frame.width !== f.width || frame.height !== f.height) {
       frame = { width: f.width, height: f.height, data: new Uint8Array(f.data.length) };
     }
     // The decoder reuses its buffer: the room reads this copy on its own clock.
     frame.data.set(f.data);
-    this.latestFrame = frame;
     this.lastFrameAt = performance.now();
+    this.decodeMsSum += f.decodeMs;
+    this.decodeCount++;
+    this.avSync.push(frame, this.lastFrameAt);
     if (!this.hasVideo) {
       this.hasVideo = true;
       this.events.onMediaChanged();

@@ -127,4 +127,49 @@ describe('JitterBuffer', () => {
     jb.reset();
     expect(jb.depth).toBe(0);
   });
+
+  it('a sender whose clock runs 1 % fast keeps the buffer near its target (drift drops), not at capacity', () => {
+    const jb = new JitterBuffer({ targetFrames: 4, capacityFrames: 14, driftControl: true });
+    const chunk = new Int16Array(FRAME_SAMPLES);
+    const frame = new Int16Array(FRAME_SAMPLES);
+    // 60 s of reads at the mixer's 100 per second; the sender adds one extra frame per second.
+    const depths: number[] = [];
+    for (let r = 0; r < 6000; r++) {
+      jb.push(chunk, 48000, 1);
+      if (r % 100 === 0) jb.push(chunk, 48000, 1);
+      jb.readInto(frame);
+      depths.push(jb.depth);
+    }
+    // Without drift control it would sit at capacity (14) after ~10 s: 60 extra frames. With it,
+    // the surplus goes every 2 s: at most the target + 1 frame + the 2 s window's 2 extra frames
+    // (+ 1 for the depth read right after the extra push).
+    expect(Math.max(...depths.slice(3000))).toBeLessThanOrEqual(4 + 1 + 2 + 1);
+    expect(jb.driftDrops).toBeGreaterThan(20);
+    expect(jb.underruns).toBe(0);
+  });
+
+  it('a jittery sender on time loses nothing: no drift drop while the buffer dips to its target', () => {
+    const jb = new JitterBuffer({ targetFrames: 4, capacityFrames: 14, driftControl: true });
+    const chunk = new Int16Array(FRAME_SAMPLES * 2);
+    const frame = new Int16Array(FRAME_SAMPLES);
+    // 20 ms packets, every other tick, in bursts of 3 every 60 ms: on average exactly on time.
+    for (let r = 0; r < 6000; r++) {
+      if (r % 6 === 0) for (let k = 0; k < 3; k++) jb.push(chunk, 48000, 1);
+      jb.readInto(frame);
+    }
+    expect(jb.driftDrops).toBe(0);
+  });
+
+  it('without drift control (wrtc members: NetEq follows the sender) a fast sender fills it to capacity', () => {
+    const jb = new JitterBuffer({ targetFrames: 4, capacityFrames: 14 });
+    const chunk = new Int16Array(FRAME_SAMPLES);
+    const frame = new Int16Array(FRAME_SAMPLES);
+    for (let r = 0; r < 3000; r++) {
+      jb.push(chunk, 48000, 1);
+      if (r % 100 === 0) jb.push(chunk, 48000, 1);
+      jb.readInto(frame);
+    }
+    expect(jb.driftDrops).toBe(0);
+    expect(jb.depth).toBeGreaterThanOrEqual(13);
+  });
 });

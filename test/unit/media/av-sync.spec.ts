@@ -4,6 +4,7 @@ import {
   inboundCounters,
   MAX_VIDEO_DELAY_MS,
   UNSEEN_AUDIO_MS,
+  UNSEEN_RTP_AUDIO_MS,
   type InboundCounters,
 } from '../../../workers/media/av-sync';
 import { createI420, type I420Frame } from '../../../workers/media/engine/video/i420';
@@ -119,6 +120,34 @@ describe('AvSync estimate', () => {
     s.update(counters(2, 300, 0, 0), 0);
     expect(s.snapshot().estimatedMs).toBeGreaterThan(200);
     expect(s.videoDelayMs).toBe(0);
+  });
+
+  it('RTP-level members: audio path = room jitter buffer wait, video path = decode (their own figures)', () => {
+    const s = new AvSync();
+    for (let i = 0; i < 10; i++) s.updateRtp(40, 3);
+    const expected = 40 + UNSEEN_RTP_AUDIO_MS - (3 + COMPOSE_WAIT_MS);
+    expect(s.snapshot().estimatedMs).toBeCloseTo(expected, 0);
+    expect(s.videoDelayMs).toBeCloseTo(expected, 0);
+    expect(s.snapshot()).toMatchObject({ roomJitterMs: 40, videoDecodeMs: 3, audioJitterMs: 0 });
+  });
+
+  it('hands back each frame it no longer shows or holds, once (buffer reuse by its owner)', () => {
+    const released: I420Frame[] = [];
+    const s = new AvSync(true, (f) => released.push(f));
+    const frames = [frame(1), frame(2), frame(3), frame(4)];
+    // No delay: each push shows the new frame and releases the previous one.
+    s.push(frames[0], 0);
+    s.push(frames[1], 10);
+    expect(released).toEqual([frames[0]]);
+    expect(s.frameAt(10)).toBe(frames[1]);
+    // With a delay, held frames are not released until shown and replaced; clear gives back the rest.
+    for (let i = 0; i < 10; i++) s.updateRtp(120, 0);
+    s.push(frames[2], 20);
+    s.push(frames[3], 30);
+    expect(released).toEqual([frames[0]]);
+    s.clear();
+    expect(new Set(released)).toEqual(new Set(frames));
+    expect(released).toHaveLength(4);
   });
 
   it('keeps the delay when no audio or video flowed since the last sample', () => {

@@ -6,12 +6,27 @@
  */
 export const SAMPLE_RATE = 48000;
 export const FRAME_SAMPLES = 480;
+/**
+ * Clock drift: a sender whose audio clock runs a little fast fills the buffer slowly until
+ * capacity (measured: an RTP-level member's wait grew from 28 to 116 ms in 3 minutes, the lip-sync
+ * delay of its video with it). When the buffer never fell below target + 2 frames at a read for
+ * this many reads (2 s), it holds a standing surplus that jitter does not explain: the surplus is
+ * dropped, down to target + 1 frame. A slow sender is already handled by underruns (playback
+ * restarts at the target).
+ */
+const DRIFT_WINDOW_READS = 200;
 
 export interface JitterBufferOptions {
   /** Frames buffered before playback starts (and restarts after an underrun). */
   targetFrames?: number;
   /** Most frames kept; older ones are dropped so latency stays bounded. */
   capacityFrames?: number;
+  /**
+   * Drop a standing surplus (see DRIFT_WINDOW_READS). For raw RTP audio (RTP-level members),
+   * whose sender's clock we follow directly; wrtc members' audio comes through NetEq, which
+   * already follows the sender's clock, and their lip-sync estimate was calibrated without it.
+   */
+  driftControl?: boolean;
 }
 
 function clamp16(v: number): number {
@@ -32,6 +47,11 @@ export class JitterBuffer {
   /** Σ samples buffered at each successful read, and the reads: the buffer's mean wait (lip sync). */
   private depthSum = 0;
   private depthReads = 0;
+  /** Drift control: reads in the current window, the lowest occupancy at a read, frames dropped. */
+  private windowReads = 0;
+  private windowMin = Number.POSITIVE_INFINITY;
+  private driftDropCount = 0;
+  private readonly driftControl: boolean;
 
   // Linear resampler state, kept across pushes so chunk boundaries leave no clicks:
   // the next output sample sits `phase / SAMPLE_RATE` input samples after `previous`.
@@ -43,6 +63,7 @@ export class JitterBuffer {
     const target = Math.max(1, Math.floor(opts.targetFrames ?? 2));
     const capacity = Math.max(target, Math.floor(opts.capacityFrames ?? 10));
     this.targetSamples = target * FRAME_SAMPLES;
+    this.driftControl = opts.driftControl === true;
     this.capacitySamples = capacity * FRAME_SAMPLES;
     // One spare frame so a write never has to wait for the trim that follows it.
     this.ring = new Int16Array(this.capacitySamples + FRAME_SAMPLES);
@@ -54,6 +75,11 @@ export class JitterBuffer {
 
   get underruns(): number {
     return this.underrunCount;
+  }
+
+  /** Frames dropped for a standing surplus (sender clock drift), see DRIFT_WINDOW_READS. */
+  get driftDrops(): number {
+    return this.driftDropCount;
   }
 
   /** Whole 10 ms frames ready to read. */
@@ -80,6 +106,8 @@ export class JitterBuffer {
     this.writeIndex = 0;
     this.count = 0;
     this.playing = false;
+    this.windowReads = 0;
+    this.windowMin = Number.POSITIVE_INFINITY;
     this.inputRate = 0;
     this.previous = 0;
     this.phase = 0;
@@ -132,6 +160,18 @@ export class JitterBuffer {
     }
     this.depthSum += this.count;
     this.depthReads++;
+    if (this.count < this.windowMin) this.windowMin = this.count;
+    if (this.driftControl && ++this.windowReads >= DRIFT_WINDOW_READS) {
+      // Checked before this read takes its frame: a surplus of two frames leaves one after it.
+      // The whole standing surplus goes, down to target + 1 frame at the lowest point.
+      const surplus = Math.floor((this.windowMin - this.targetSamples) / FRAME_SAMPLES) - 1;
+      if (surplus >= 1) {
+        this.dropOldest(surplus * FRAME_SAMPLES);
+        this.driftDropCount += surplus;
+      }
+      this.windowReads = 0;
+      this.windowMin = Number.POSITIVE_INFINITY;
+    }
     // Reads start on frame boundaries of the ring (drops are whole frames too), so a read is
     // one memcpy from a view made at construction: a JS copy loop measured 8x slower and
     // subarray() per read would allocate.
