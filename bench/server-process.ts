@@ -18,6 +18,11 @@ const HAS_SETPRIV = spawnSync('setpriv', ['--help'], { stdio: 'ignore' }).status
 const ROOT = path.resolve(__dirname, '../..');
 const START_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 6_000;
+/**
+ * BENCH_KEEP_SERVER_DIR=1: keep each server's directory (recordings, segments) after the run and
+ * write its whole log there (server.log), for looking into a result.
+ */
+const KEEP_DIR = process.env.BENCH_KEEP_SERVER_DIR === '1';
 
 export class ServerProcess implements ServerEndpoint {
   url = '';
@@ -85,6 +90,7 @@ export class ServerProcess implements ServerEndpoint {
         buf = buf.slice(i + 1);
         this.logTail.push(line);
         if (this.logTail.length > 200) this.logTail.shift();
+        if (KEEP_DIR) fs.appendFileSync(path.join(this.dir, 'server.log'), `${line}\n`);
       }
     };
     proc.stdout?.on('data', onData);
@@ -135,7 +141,8 @@ export class ServerProcess implements ServerEndpoint {
     }
     await Promise.race([this.exited, new Promise((r) => setTimeout(r, 1000))]);
     this.proc = null;
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    if (KEEP_DIR) process.stderr.write(`[bench] server directory kept: ${this.dir}\n`);
+    else fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -83,34 +83,47 @@ export interface ProbeStream {
 
 export interface ProbeResult {
   durationSec: number;
+  /** The earliest timestamp of any stream (seconds); NaN if ffprobe gave none. */
+  startSec: number;
   sizeBytes: number;
   video?: ProbeStream;
   audio?: ProbeStream;
   streams: ProbeStream[];
 }
 
+export interface ProbeOptions {
+  timeoutMs?: number;
+  /**
+   * The container, when it is known (`mpegts` for our segments): ffprobe's detection needs more
+   * than ten TS packets, so a very short last segment would otherwise read as "invalid data".
+   */
+  format?: string;
+}
+
 /** ffprobe a file. Rejects with FfmpegError if ffprobe cannot read it. */
-export async function probe(file: string, paths: FfmpegPaths, timeoutMs = 30000): Promise<ProbeResult> {
+export async function probe(file: string, paths: FfmpegPaths, opts: ProbeOptions = {}): Promise<ProbeResult> {
   const { stdout } = await runProcess(
     paths.ffprobePath ?? 'ffprobe',
     [
       '-v',
       'error',
+      ...(opts.format ? ['-f', opts.format] : []),
       '-show_entries',
-      'format=duration,size:stream=codec_type,codec_name,width,height,duration',
+      'format=start_time,duration,size:stream=codec_type,codec_name,width,height,duration',
       '-of',
       'json',
       file,
     ],
-    { timeoutMs },
+    { timeoutMs: opts.timeoutMs ?? 30000 },
   );
   const json = JSON.parse(stdout.toString('utf8')) as {
-    format?: { duration?: string; size?: string };
+    format?: { start_time?: string; duration?: string; size?: string };
     streams?: ProbeStream[];
   };
   const streams = json.streams ?? [];
   return {
     durationSec: Number(json.format?.duration ?? NaN),
+    startSec: Number(json.format?.start_time ?? NaN),
     sizeBytes: Number(json.format?.size ?? NaN),
     video: streams.find((s) => s.codec_type === 'video'),
     audio: streams.find((s) => s.codec_type === 'audio'),

@@ -30,7 +30,19 @@ export interface FinalizeDeps extends FfmpegPaths {
 interface Segment {
   name: string;
   durationSec: number;
+  /** First timestamp in the segment (the capture's timeline, continuous across its segments). */
+  startSec: number;
+  sizeBytes: number;
 }
+
+/**
+ * ffmpeg recognises MPEG-TS only from more than ten packets (its probe counts 204-byte strides),
+ * so a last segment cut a few frames after a segment boundary (measured: 1316 bytes, 2 frames)
+ * reads as "invalid data". Such a segment is given to the concat demuxer as a copy padded with
+ * null packets (PID 0x1FFF, which every demuxer discards) up to this many bytes.
+ */
+const TS_PACKET = 188;
+const MIN_DETECTABLE_TS_BYTES = 16 * TS_PACKET;
 
 const CONCAT_LIST = 'segments.ffconcat';
 const THUMBNAIL_WIDTH = 320;
@@ -142,6 +154,7 @@ export async function finalizeRecording(job: FinalizeJob, deps: FinalizeDeps): P
     throw err;
   } finally {
     await fs.rm(store.pathOf(id, CONCAT_LIST), { force: true });
+    await removePaddedCopies(store, id);
   }
 }
 
@@ -179,7 +192,7 @@ async function selectSegments(
   for (const [i, name] of names.entries()) {
     const problem = await segmentProblem(path.join(dir, name), paths);
     if (typeof problem !== 'string') {
-      usable.push({ name, durationSec: problem.durationSec });
+      usable.push({ name, ...problem });
       continue;
     }
     const isLast = i === names.length - 1;
@@ -200,15 +213,15 @@ async function selectSegments(
   return { usable, skipped };
 }
 
-/** A problem description, or the segment's duration if it is usable. */
-async function segmentProblem(file: string, paths: FfmpegPaths): Promise<string | { durationSec: number }> {
+/** A problem description, or the segment's timing if it is usable. */
+async function segmentProblem(file: string, paths: FfmpegPaths): Promise<string | Omit<Segment, 'name'>> {
   const stat = await fs.stat(file);
   if (stat.size === 0) return 'empty';
   try {
-    const p = await probe(file, paths);
+    const p = await probe(file, paths, { format: 'mpegts' });
     if (!p.video && !p.audio) return 'without audio or video';
     if (!(p.durationSec > 0)) return 'without a duration';
-    return { durationSec: p.durationSec };
+    return { durationSec: p.durationSec, startSec: p.startSec, sizeBytes: stat.size };
   } catch (err) {
     if (err instanceof FfmpegError && err.signal) throw err; // ffprobe killed: transient, retry
     return `unreadable (${(err as Error).message})`;
@@ -229,10 +242,22 @@ async function concatToMp4(
   onFraction: (f: number) => Promise<void>,
 ): Promise<void> {
   // Paths relative to the list file are "safe" for the concat demuxer; no -safe 0 needed.
-  const list = [
-    'ffconcat version 1.0',
-    ...segments.map((s) => `file '${RECORDING_FILES.segmentsDir}/${s.name}'`),
-  ];
+  const list = ['ffconcat version 1.0'];
+  for (const [i, s] of segments.entries()) {
+    let file = `${RECORDING_FILES.segmentsDir}/${s.name}`;
+    if (s.sizeBytes < MIN_DETECTABLE_TS_BYTES) file = await writePaddedCopy(store, id, s);
+    list.push(`file '${file}'`);
+    // The concat demuxer places each file after the previous one's duration as it estimates it:
+    // the end of its longest stream. A TS segment's audio runs up to an AAC frame past its video,
+    // so every boundary where it did inserted that overshoot as a gap in both streams; a player
+    // (and any decoder) plays the audio gaplessly, so the sound crept ahead of the picture
+    // (measured: 10.7-16 ms at one boundary in three, -18 to -46 ms/min). Segments of one
+    // capture share one timeline: the next one's start time is this one's exact duration.
+    // Not after a skipped segment (the gap is then collapsed, in both streams alike).
+    const next = segments[i + 1];
+    const exact = next ? next.startSec - s.startSec : NaN;
+    if (exact > 0 && exact <= s.durationSec + 0.5) list.push(`duration ${exact.toFixed(6)}`);
+  }
   await fs.writeFile(store.pathOf(id, CONCAT_LIST), list.join('\n') + '\n');
   const part = `${mp4}.part`;
   const command = newCommand(paths, store.pathOf(id, CONCAT_LIST))
@@ -251,6 +276,33 @@ async function concatToMp4(
     onTime: (t) => void onFraction(totalSec > 0 ? Math.min(1, t / totalSec) : 0),
   });
   await fs.rename(part, mp4);
+}
+
+const PADDED_PREFIX = 'padded-';
+
+/** A copy of a too-short segment with null TS packets appended; its path relative to the list. */
+async function writePaddedCopy(store: ManifestStore, id: string, s: Segment): Promise<string> {
+  const bytes = await fs.readFile(store.pathOf(id, path.join(RECORDING_FILES.segmentsDir, s.name)));
+  const packets = Math.ceil((MIN_DETECTABLE_TS_BYTES - bytes.length) / TS_PACKET);
+  const pad = Buffer.alloc(packets * TS_PACKET, 0xff);
+  for (let p = 0; p < packets; p++) {
+    const o = p * TS_PACKET;
+    pad[o] = 0x47; // sync byte
+    pad[o + 1] = 0x1f; // PID 0x1FFF (null packet), no flags
+    pad[o + 2] = 0xff;
+    pad[o + 3] = 0x10; // payload only, continuity counter 0
+  }
+  const name = `${PADDED_PREFIX}${s.name}`;
+  await fs.writeFile(store.pathOf(id, name), Buffer.concat([bytes, pad]));
+  return name;
+}
+
+async function removePaddedCopies(store: ManifestStore, id: string): Promise<void> {
+  const names = await fs.readdir(store.dirOf(id)).catch(() => [] as string[]);
+  for (const n of names) {
+    if (n.startsWith(PADDED_PREFIX) && SEGMENT_FILE_PATTERN.test(n.slice(PADDED_PREFIX.length)))
+      await fs.rm(store.pathOf(id, n), { force: true });
+  }
 }
 
 async function makeThumbnail(
