@@ -199,7 +199,31 @@ describe('DownlinkController', () => {
     expect(r.c.served('high')).toBe('audio');
     // Audio only sends ~40 kbps, so the estimate stays low even on a wide link.
     const seen = feed(r, link(3000, { estimateKbps: 70, sentKbps: 40 }), 20);
-    expect(seen[seen.length - 1]).toBe('low');
+    expect(changes(seen).slice(0, 2)).toEqual(['audio', 'low']);
+  });
+
+  it('from audio, probes recur every 10 s without backing off, so a freed link is back to standard within 30 s', () => {
+    const r = fresh();
+    feed(r, link(3000), 10);
+    feed(r, link(60), 20);
+    expect(r.c.served('standard')).toBe('audio');
+    // A narrow link: each probe to low fails (loss) and is taken back; the probes do not spread out.
+    const audioOnly = { estimateKbps: 70, sentKbps: 40 };
+    const probes: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const onLow = r.c.served('standard') === 'low';
+      const [now] = feed(r, link(150, onLow ? { fractionLost: 0.2 } : audioOnly), 1, 'standard');
+      if (now === 'low' && !onLow) probes.push(i);
+    }
+    expect(probes.length).toBeGreaterThanOrEqual(4);
+    for (let k = 1; k < probes.length; k++) expect(probes[k] - probes[k - 1]).toBeLessThanOrEqual(14);
+    // Just after a failed probe the link frees: low within 10 s, standard (probed from low) 15 s later.
+    while (r.c.served('standard') !== 'audio') feed(r, link(150, { fractionLost: 0.2 }), 1, 'standard');
+    const freed = feed(r, link(3000, audioOnly), 11, 'standard');
+    expect(freed[freed.length - 1]).toBe('low');
+    // On low the picture is small: the estimate (about 1.5x what is sent) cannot vouch for standard.
+    const after = feed(r, link(3000, { estimateKbps: 250, sentKbps: 160 }), 17, 'standard');
+    expect(after.indexOf('standard') + freed.indexOf('low') + 1).toBeLessThanOrEqual(28);
   });
 
   it('the served profile is the lower of the ceiling and the cap: a lower ceiling wins, a higher one is not served past the cap', () => {
