@@ -10,7 +10,9 @@ import {
   type Profile,
   type ProfileChangedEvent,
   type QualityChangedEvent,
+  type UplinkQualityEvent,
 } from './protocol';
+import { sendLimits } from './uplink';
 
 export type CallState = 'joining' | 'connected' | 'reconnecting' | 'left' | 'failed';
 
@@ -35,6 +37,11 @@ interface CallEvents {
   'quality-changed': (d: QualityChangedEvent) => void;
   /** What this participant receives changed: its link (adaptive downlink), its request, server load. */
   'profile-changed': (d: ProfileChangedEvent) => void;
+  /**
+   * What this page sends of its camera changed: its served profile or the server's verdict on its
+   * uplink (`uplink` null: nothing said yet); `width` is the picture width sent now.
+   */
+  'send-limits': (width: number, uplink: UplinkQualityEvent | null) => void;
   /** The room's recording changed state ('recording', 'finalizing', ...). */
   recording: (state: string) => void;
   /** remoteStream got a new track (joins, rejoins). */
@@ -79,6 +86,10 @@ export class CallSession {
   pinned = false;
   /** The last profile-changed: what is received now and why (null: as asked, nothing said yet). */
   downlink: ProfileChangedEvent | null = null;
+  /** The server's last word on how it receives this page's video (null: nothing said yet). */
+  uplink: UplinkQualityEvent | null = null;
+  /** The width of the picture sent now (after sendLimits), 0 before the camera is sent. */
+  sendWidth = 0;
   readonly serverMuted: Record<MediaKind, boolean> = { audio: false, video: false };
 
   private socket: McuSocket | null = null;
@@ -214,6 +225,33 @@ export class CallSession {
     return out;
   }
 
+  /**
+   * Sizes the camera's encoding to what the server can use (public/src/uplink.ts): the tile of
+   * the profile served, halved while the server says the uplink is weak. setParameters changes
+   * the encoder in place: no renegotiation.
+   */
+  private async applySendLimits(): Promise<void> {
+    const sender = this.pc?.getSenders().find((s) => s.track?.kind === 'video');
+    const track = sender?.track;
+    if (!sender || !track) return;
+    const served = this.downlink?.profile ?? (this.dataSaver ? 'audio' : this.profile);
+    const weak = this.uplink?.state === 'weak';
+    const limits = sendLimits(track.getSettings().width ?? 0, served, weak, this.uplink?.kbps ?? null);
+    const params = sender.getParameters();
+    if (params.encodings.length === 0) return; // not negotiated yet: the next call applies them
+    for (const e of params.encodings) {
+      e.scaleResolutionDownBy = limits.scaleResolutionDownBy;
+      e.maxBitrate = limits.maxBitrate;
+    }
+    try {
+      await sender.setParameters(params);
+      this.sendWidth = limits.width;
+      this.emit('send-limits', limits.width, this.uplink);
+    } catch (err) {
+      console.warn('could not limit the camera encoding', err);
+    }
+  }
+
   get connectionState(): string {
     return this.pc?.connectionState ?? 'new';
   }
@@ -258,6 +296,7 @@ export class CallSession {
   private async connectPeer(socket: McuSocket, joined: JoinedPayload): Promise<void> {
     const pc = new RTCPeerConnection({ iceServers: joined.iceServers });
     this.pc = pc;
+    this.uplink = null; // a new peer connection: the server judges its uplink afresh
     this.pendingIce = [];
     pc.onicecandidate = (e) => {
       const c = e.candidate;
@@ -283,6 +322,7 @@ export class CallSession {
     // The join request carries a video profile only: the data saver and a pin are asked after it.
     if (this.pc === pc && (this.dataSaver || this.pinned))
       await this.requestDownlink(socket).catch(() => undefined);
+    if (this.pc === pc) await this.applySendLimits();
     if (this.pc === pc && pc.connectionState !== 'connected') this.setState('joining', 'connecting media…');
   }
 
@@ -325,6 +365,11 @@ export class CallSession {
     socket.on('profile-changed', (d) => {
       this.downlink = d;
       this.emit('profile-changed', d);
+      void this.applySendLimits();
+    });
+    socket.on('uplink-quality', (d) => {
+      this.uplink = d;
+      void this.applySendLimits();
     });
     socket.on('kicked', ({ message }) => this.fail(`removed from the room: ${message}`));
     socket.on('recording-state', ({ state }) => this.emit('recording', state));

@@ -14,7 +14,7 @@
 import { AudioMeter } from './audio-meter';
 import { CallSession, type CallState } from './call';
 import { byId, capitalize, errorMessage, h } from './dom';
-import { SignalingError, type ProfileChangedEvent } from './protocol';
+import { SignalingError, type ProfileChangedEvent, type UplinkQualityEvent } from './protocol';
 import {
   isOneOf,
   OUTPUT_PROFILES,
@@ -41,6 +41,7 @@ const callProfile = byId<HTMLSelectElement>('call-profile');
 const pinProfile = byId<HTMLInputElement>('pin-profile');
 const dataSaver = byId<HTMLInputElement>('data-saver');
 const downlinkLine = byId('downlink');
+const uplinkLine = byId('uplink');
 const stage = byId('stage');
 const leaveButton = byId<HTMLButtonElement>('leave');
 const playButton = byId<HTMLButtonElement>('play');
@@ -90,6 +91,9 @@ setBodyState('idle');
       connectionState: session?.connectionState ?? 'new',
       // The last profile-changed: what this page receives now and why.
       downlink: session?.downlink ?? null,
+      // The server's last uplink-quality and the camera width this page sends now.
+      uplink: session?.uplink ?? null,
+      sendWidth: session?.sendWidth ?? 0,
     };
   },
 };
@@ -137,6 +141,7 @@ async function join(): Promise<void> {
       (d) => (statusLine.textContent = `the server is busy: video now ${d.profile} at ${d.fps} fps`),
     );
     session.on('profile-changed', renderDownlink);
+    session.on('send-limits', renderUplink);
     // People should know when they are being recorded.
     session.on('recording', (state) => (recordingBadge.hidden = state !== 'recording'));
     callProfile.value = profile;
@@ -256,6 +261,16 @@ function renderDownlink(d: ProfileChangedEvent): void {
   downlinkLine.textContent = text;
 }
 
+function renderUplink(width: number, uplink: UplinkQualityEvent | null): void {
+  stage.dataset.uplink = uplink?.state ?? 'good';
+  let text = `Sending: ${width} px wide`;
+  if (uplink?.state === 'weak')
+    text +=
+      ` — your connection is weak (the server receives ${uplink.fps} fps, ${uplink.lossPct} % lost),` +
+      ' sending a smaller picture';
+  uplinkLine.textContent = text;
+}
+
 async function leave(): Promise<void> {
   await session?.leave();
   endCall();
@@ -273,6 +288,8 @@ function endCall(): void {
   recordingBadge.hidden = true;
   downlinkLine.textContent = '';
   delete stage.dataset.downlink;
+  uplinkLine.textContent = '';
+  delete stage.dataset.uplink;
   dataSaver.checked = pinProfile.checked = false;
   showCall(false);
 }

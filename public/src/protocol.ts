@@ -13,6 +13,7 @@ export type {
   ProfileChangedEvent,
   QualityChangedEvent,
   RoomEndReason,
+  UplinkQualityEvent,
 } from '../../workers/protocol/signaling';
 export type { Profile, MediaKind, IceCandidateInit } from '../../workers/protocol/media';
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } fro
 import { Queue } from 'bullmq';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { RoomStats } from '../../workers/protocol/media';
-import { DOWNLINK_CHANGE_REASONS, DOWNLINK_PROFILES } from '../../workers/protocol/media';
+import { DOWNLINK_CHANGE_REASONS, DOWNLINK_PROFILES, UPLINK_STATES } from '../../workers/protocol/media';
 import { FINALIZE_QUEUE } from '../../workers/protocol/recording';
 import type { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
@@ -281,8 +281,17 @@ export class MetricsService implements OnModuleInit, OnApplicationShutdown {
     });
     for (const reason of DOWNLINK_CHANGE_REASONS)
       for (const direction of ['down', 'up']) downlinkChanges.inc({ reason, direction }, 0);
+    const uplinkChanges = new Counter({
+      name: 'mcu_uplink_changes_total',
+      help: "A participant's uplink turned weak (loss or a low frame rate) or good again, as the server receives it",
+      labelNames: ['state'],
+      registers: [r],
+    });
+    for (const state of UPLINK_STATES) uplinkChanges.inc({ state }, 0);
     this.supervisor.on('notification', (roomId, n) => {
-      if (n.event === 'participant.downlink') {
+      if (n.event === 'participant.uplink') {
+        if (n.data.changed) uplinkChanges.inc({ state: n.data.state });
+      } else if (n.event === 'participant.downlink') {
         if (n.data.from === n.data.profile) return; // an answer to a request that changed nothing
         const up = DOWNLINK_PROFILES.indexOf(n.data.profile) > DOWNLINK_PROFILES.indexOf(n.data.from);
         downlinkChanges.inc({ reason: n.data.reason, direction: up ? 'up' : 'down' });

@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { CLIENT_ROLES, FITS, LAYOUTS, MEDIA_KINDS, PROFILES, ROLES } from '../../workers/protocol/media';
+import {
+  CLIENT_ROLES,
+  DOWNLINK_CHANGE_REASONS,
+  DOWNLINK_PROFILES,
+  FITS,
+  LAYOUTS,
+  MEDIA_KINDS,
+  PROFILES,
+  ROLES,
+  UPLINK_STATES,
+} from '../../workers/protocol/media';
 
 /**
  * Request and response shapes of the rooms API, as zod schemas: the same object validates a
@@ -81,6 +91,26 @@ export const participantSchema = z.object({
   audioMuted: z.boolean(),
   videoMuted: z.boolean(),
   joinedAt: z.string(),
+  /** What its downlink serves now, once the server said anything (adaptive downlink, data saver). */
+  downlink: z
+    .object({
+      profile: z.enum(DOWNLINK_PROFILES),
+      requested: z.enum(DOWNLINK_PROFILES),
+      pinned: z.boolean(),
+      reason: z.enum(DOWNLINK_CHANGE_REASONS),
+    })
+    .optional(),
+  /** What arrives of its video (updated every 5 s while it sends): a weak uplink is `weak`. */
+  uplink: z
+    .object({
+      state: z.enum(UPLINK_STATES),
+      kbps: z.number(),
+      fps: z.number(),
+      width: z.number().int(),
+      height: z.number().int(),
+      lossPct: z.number(),
+    })
+    .optional(),
 });
 export type ParticipantInfo = z.infer<typeof participantSchema>;
 

@@ -400,6 +400,16 @@ export class SessionsService
     this.broadcast(roomId, 'active-speaker', { participantId });
   }
 
+  /** The worker's latest figures for a participant's links (REST shows them); unknown ids are ignored. */
+  noteLinks(
+    roomId: string,
+    participantId: string,
+    links: Pick<ParticipantInfo, 'downlink'> | Pick<ParticipantInfo, 'uplink'>,
+  ): void {
+    const p = this.rooms.get(roomId)?.participants.get(participantId);
+    if (p) Object.assign(p, links);
+  }
+
   /** A participant of a live room, or ParticipantNotFoundError. */
   member(roomId: string, participantId: string): ParticipantSession {
     const p = this.rooms.get(roomId)?.participants.get(participantId);

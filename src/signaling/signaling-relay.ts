@@ -87,14 +87,23 @@ export class SignalingRelay implements OnModuleInit {
             reason: 'server-load',
           });
         return;
-      case 'participant.downlink':
-        this.toParticipant(roomId, n.data.participantId, 'profile-changed', {
+      case 'participant.downlink': {
+        const downlink = {
           profile: n.data.profile,
           requested: n.data.requested,
           pinned: n.data.pinned,
           reason: n.data.reason,
-        });
+        };
+        this.sessions.noteLinks(roomId, n.data.participantId, { downlink });
+        this.toParticipant(roomId, n.data.participantId, 'profile-changed', downlink);
         return;
+      }
+      case 'participant.uplink': {
+        const uplink = { state: n.data.state, ...n.data.figures };
+        this.sessions.noteLinks(roomId, n.data.participantId, { uplink });
+        if (n.data.changed) this.toParticipant(roomId, n.data.participantId, 'uplink-quality', uplink);
+        return;
+      }
       case 'recording.ended':
       case 'room.load':
         return; // the recordings module follows its captures; LoadService reads load reports

@@ -1,5 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { ensureRoom, token } from '../helpers/api';
+import { api, ensureRoom, token } from '../helpers/api';
+import type { ParticipantInfo } from '../../src/rooms/rooms.schemas';
 import { startTestServer } from '../helpers/server';
 import { buildPublic, joinByLink, launchChromium, newPage, pageStats, waitForStats } from './helpers/browser';
 
@@ -58,5 +59,41 @@ describe('the join page: data saver and the received profile', () => {
     );
     expect(c.frameHeight).toBe(360);
     await bob.locator('.audio-only-note').waitFor({ state: 'hidden', timeout: 5000 });
+  }, 120_000);
+
+  /**
+   * Issue #15 item 3: the page sends no more of its camera than the profile it is served can
+   * show, and the server reports what arrives (REST, every 5 s). A data-saver page (served
+   * `audio`, the weakest links) sends a 320-wide picture; back on standard, 640 again.
+   */
+  it('the camera follows the profile served: the data saver sends 320 px wide, the server says what arrives', async () => {
+    const me = (await pageStats(bob)).participantId;
+    const arriving = async (width: number): Promise<NonNullable<ParticipantInfo['uplink']>> => {
+      const deadline = Date.now() + 30_000;
+      let last: ParticipantInfo['uplink'];
+      while (Date.now() < deadline) {
+        const res = await api<{ participants: ParticipantInfo[] }>(server, `/api/rooms/${ROOM}/participants`);
+        last = res.body.participants.find((p) => p.participantId === me)?.uplink;
+        if (last?.width === width && last.fps > 0) return last;
+        await sleep(500);
+      }
+      throw new Error(
+        `the server never reported ${width} px arriving from Bob; last: ${JSON.stringify(last)}`,
+      );
+    };
+    await waitForStats(bob, (s) => s.sendWidth === 640, 'Bob sending 640 px on standard');
+    const standard = await arriving(640);
+    expect(standard.state).toBe('good');
+    expect(standard.height).toBe(360);
+
+    await bob.getByLabel('Data saver (audio only)').check();
+    await waitForStats(bob, (s) => s.sendWidth === 320, 'Bob sending 320 px with the data saver');
+    await bob.locator('#uplink', { hasText: 'Sending: 320 px wide' }).waitFor({ timeout: 10000 });
+    const small = await arriving(320);
+    expect(small.height).toBe(180);
+
+    await bob.getByLabel('Data saver (audio only)').uncheck();
+    await waitForStats(bob, (s) => s.sendWidth === 640, 'Bob sending 640 px again');
+    await arriving(640);
   }, 120_000);
 });

@@ -13,6 +13,8 @@ export interface ShapedLink {
   readonly hostIp: string;
   /** The host → namespace rate: tbf at `kbit` with a ~100 ms queue (20 ms burst, ≥ 4 kB). */
   shape(kbit: number): void;
+  /** The namespace → host rate (what a process inside sends: its uplink), the same tbf. */
+  shapeUplink(kbit: number): void;
   /**
    * Drops this share (0..1) of the UDP packets entering the namespace, at random (an nftables
    * `numgen random` rule inside it; this kernel has no netem). 0 removes the rule.
@@ -73,20 +75,29 @@ export function createShapedLink(prefix: string, subnetBase: string): ShapedLink
     spawnSync('ip', ['link', 'del', hostIf]);
     throw err;
   }
+  /** tbf at `kbit` with a ~100 ms queue (20 ms burst, at least 4 kB). */
+  const tbf = (dev: string, kbit: number): string[] => [
+    'qdisc',
+    'replace',
+    'dev',
+    dev,
+    'root',
+    'tbf',
+    'rate',
+    `${kbit}kbit`,
+    'burst',
+    String(Math.max(4000, Math.round((kbit * 1000) / 8 / 50))),
+    'latency',
+    '100ms',
+  ];
   return {
     ns,
     hostIp,
     shape(kbit) {
-      const burst = Math.max(4000, Math.round((kbit * 1000) / 8 / 50));
-      sh(
-        'tc',
-        ['qdisc', 'replace', 'dev', hostIf, 'root', 'tbf', 'rate', `${kbit}kbit`].concat([
-          'burst',
-          String(burst),
-          'latency',
-          '100ms',
-        ]),
-      );
+      sh('tc', tbf(hostIf, kbit));
+    },
+    shapeUplink(kbit) {
+      sh('ip', ['netns', 'exec', ns, 'tc', ...tbf(nsIf, kbit)]);
     },
     loss(fraction) {
       spawnSync('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', LOSS_TABLE]);

@@ -8,6 +8,8 @@ import {
   type DownlinkStep,
 } from './downlink-controller';
 import { DownlinkStatsReader, type RawStat } from './downlink-stats';
+import type { UplinkFigures } from '../protocol/media';
+import { UplinkStatsReader } from './uplink-monitor';
 
 /** One window of link figures per participant. */
 const WINDOW_MS = 1000;
@@ -37,6 +39,11 @@ export interface DownlinkAdaptationHooks {
   expectedFps(id: string): number | null;
   /** The controller took a step for `id`: serve it `served(id, ceiling)` now. */
   onStep(id: string, step: DownlinkStep, sample: DownlinkSample): void;
+  /**
+   * What arrived of `id`'s video in the last window (its uplink), read from the same stats
+   * report: one getStats per member per second serves both directions.
+   */
+  onUplink(id: string, figures: UplinkFigures): void;
 }
 
 interface Entry {
@@ -52,6 +59,7 @@ interface Entry {
  */
 export class DownlinkAdaptation {
   private readonly entries = new Map<string, Entry>();
+  private readonly uplinks = new Map<string, UplinkStatsReader>();
   /** Members whose last window showed their link limiting them (see linkLimited). */
   private readonly limited = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
@@ -79,6 +87,7 @@ export class DownlinkAdaptation {
 
   remove(id: string): void {
     this.entries.delete(id);
+    this.uplinks.delete(id);
     this.limited.delete(id);
   }
 
@@ -92,8 +101,9 @@ export class DownlinkAdaptation {
     return this.limited.has(id);
   }
 
+  /** Starts the windows; with adaptation off they still read every member's uplink. */
   start(): void {
-    if (this.timer || !this.enabled) return;
+    if (this.timer) return;
     this.timer = setInterval(() => void this.sample(), WINDOW_MS);
   }
 
@@ -125,22 +135,27 @@ export class DownlinkAdaptation {
 
   private async sampleOne(m: AdaptiveMember): Promise<void> {
     if (m.connectionState !== 'connected') return;
-    if (this.hooks.ceiling(m.id) === null) {
+    const adapts = this.enabled && this.hooks.ceiling(m.id) !== null;
+    if (!adapts) {
       // Pinned or no video downlink: its figures are not gathered, and it starts afresh later.
       this.entries.delete(m.id);
       this.limited.delete(m.id);
-      return;
     }
     const stats = await m.rawStats().catch((err: unknown) => {
-      this.log.debug('downlink stats failed', { participantId: m.id, err });
+      this.log.debug('link stats failed', { participantId: m.id, err });
       return null;
     });
     if (!stats || !this.timer) return;
+    let uplink = this.uplinks.get(m.id);
+    if (!uplink) this.uplinks.set(m.id, (uplink = new UplinkStatsReader()));
+    const figures = uplink.read(stats, performance.now());
+    if (figures) this.hooks.onUplink(m.id, figures);
+    if (!adapts) return;
     const e = this.entry(m);
     const s = e.reader.read(stats, performance.now());
     // Ask again: the member may have pinned, left or changed its request during getStats.
     const ceiling = this.hooks.ceiling(m.id);
-    if (!s || ceiling === null || this.entries.get(m.id) !== e) return;
+    if (!s || ceiling === null || !this.enabled || this.entries.get(m.id) !== e) return;
     s.expectedFps = this.hooks.expectedFps(m.id);
     const step = e.controller.update(s, ceiling, performance.now());
     if (e.controller.lastVerdict === 'shortfall') this.limited.add(m.id);

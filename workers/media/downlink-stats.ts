@@ -23,6 +23,14 @@ export interface RawStat {
   framesSent?: number;
   pliCount?: number;
   qualityLimitationReason?: string;
+  /** inbound-rtp (the participant's uplink, uplink-monitor.ts) */
+  bytesReceived?: number;
+  headerBytesReceived?: number;
+  packetsReceived?: number;
+  packetsLost?: number;
+  framesDecoded?: number;
+  frameWidth?: number;
+  frameHeight?: number;
   /** remote-inbound-rtp */
   fractionLost?: number;
   roundTripTime?: number;

@@ -12,6 +12,7 @@ import type {
   NodeNetworkSettings,
   RoomMediaSettings,
   RoomStats,
+  UplinkFigures,
 } from '../protocol/media';
 import { OUTPUT_PROFILES, QUALITY_LEVELS, type MediaNotificationMap } from '../protocol/media';
 import {
@@ -40,6 +41,7 @@ import { AudioDownlinks } from './audio-downlinks';
 import { EgressHub } from './egress/egress-hub';
 import { validateSdp } from './sdp';
 import { DownlinkAdaptation } from './downlink-adaptation';
+import { UplinkMonitor } from './uplink-monitor';
 
 type Notify = (n: MediaNotification) => void;
 
@@ -61,6 +63,8 @@ const SILENCE_GATE_RMS = 10 ** (-70 / 20);
 /** Lip sync: receiver stats sampled once a second, the estimate logged every 30th round. */
 const AV_SYNC_PERIOD_MS = 1000;
 const AV_SYNC_LOG_EVERY = 30;
+/** A publisher's uplink figures go to the control plane this often (and on every state change). */
+const UPLINK_REPORT_MS = 5000;
 
 /**
  * One room's real-time engine: participants' peer connections, one composite per output
@@ -125,6 +129,8 @@ export class MediaRoom {
    * nothing and they count as no user of their `profile`'s output, which is kept to resume to.
    */
   private readonly audioServed = new Set<string>();
+  /** Per publishing member: its uplink's state and when it was last reported to the control plane. */
+  private readonly uplinks = new Map<string, { monitor: UplinkMonitor; reportedAt: number }>();
   /** Adaptive downlink: each wrtc member's served profile follows its link (docs/adaptive-downlink.md). */
   private readonly downlink: DownlinkAdaptation;
   /** Members whose first offer was applied, and those of them with no video downlink. */
@@ -194,6 +200,7 @@ export class MediaRoom {
             this.log.warn('could not switch a downlink while adapting', { participantId: id, err }),
           );
         },
+        onUplink: (id, figures) => this.onUplink(id, figures),
       },
       log,
     );
@@ -417,6 +424,7 @@ export class MediaRoom {
     this.pinned.delete(participantId);
     this.audioServed.delete(participantId);
     this.downlink.remove(participantId);
+    this.uplinks.delete(participantId);
     this.offered.delete(participantId);
     this.videoless.delete(participantId);
     this.log.info('participant left', { participantId });
@@ -783,6 +791,28 @@ export class MediaRoom {
    * members with a video downlink (their clients' REMB and receiver reports; they switch
    * between the profiles' shared encodes).
    */
+  /**
+   * One window of what arrived of a member's video: reported to the control plane (REST, the
+   * participant's page) every UPLINK_REPORT_MS, and at once when the uplink turned weak or good.
+   */
+  private onUplink(id: string, figures: UplinkFigures): void {
+    if (!this.peers.has(id)) return;
+    let u = this.uplinks.get(id);
+    if (!u) this.uplinks.set(id, (u = { monitor: new UplinkMonitor(), reportedAt: -Infinity }));
+    const changed = u.monitor.update(figures);
+    const now = performance.now();
+    if (changed) {
+      const log = changed === 'weak' ? this.log.warn.bind(this.log) : this.log.info.bind(this.log);
+      log('uplink changed', { participantId: id, state: changed, ...figures });
+    }
+    if (!changed && now - u.reportedAt < UPLINK_REPORT_MS) return;
+    u.reportedAt = now;
+    this.notify({
+      event: 'participant.uplink',
+      data: { participantId: id, state: u.monitor.state, changed: changed !== null, figures },
+    });
+  }
+
   private *adaptiveMembers(): Iterable<ParticipantPeer | RtpParticipant> {
     for (const p of this.peers.values())
       if (p instanceof ParticipantPeer || (p instanceof RtpParticipant && p.hasVideoDownlink)) yield p;

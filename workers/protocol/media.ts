@@ -29,6 +29,21 @@ export function lowerDownlink(a: DownlinkProfile, b: DownlinkProfile): DownlinkP
  * Why a participant's served downlink profile changed: `bandwidth` its link (adaptive
  * downlink), `client` its own request (set-profile), `server-load` the room's quality shedding.
  */
+/** A participant's uplink as the server receives it (workers/media/uplink-monitor.ts). */
+export const UPLINK_STATES = ['good', 'weak'] as const;
+export type UplinkState = (typeof UPLINK_STATES)[number];
+
+/** What arrived of a participant's video over the last second. */
+export interface UplinkFigures {
+  kbps: number;
+  fps: number;
+  /** Size of the frames decoded (0 before the first). */
+  width: number;
+  height: number;
+  /** Packets lost, % of those sent. */
+  lossPct: number;
+}
+
 export const DOWNLINK_CHANGE_REASONS = ['bandwidth', 'client', 'server-load'] as const;
 export type DownlinkChangeReason = (typeof DOWNLINK_CHANGE_REASONS)[number];
 
@@ -337,6 +352,16 @@ export interface MediaNotificationMap {
     pinned: boolean;
     reason: DownlinkChangeReason;
     estimateKbps: number | null;
+  };
+  /**
+   * A publisher's uplink: every UPLINK_REPORT_MS while video arrives, and at once when its state
+   * changed (`changed`: only then is the participant told).
+   */
+  'participant.uplink': {
+    participantId: string;
+    state: UplinkState;
+    changed: boolean;
+    figures: UplinkFigures;
   };
   /** Every ~2 s: how the worker keeps up (admission control reads it). */
   'room.load': LoadSignals & { qualityLevel: number };

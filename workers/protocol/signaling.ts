@@ -6,6 +6,8 @@
  */
 import type { ErrorCode } from './errors';
 import type {
+  UplinkFigures,
+  UplinkState,
   Fit,
   IceCandidateInit,
   DownlinkChangeReason,
@@ -121,6 +123,15 @@ export interface ServerToClientEvents {
    * profile or has room again (`bandwidth`), it asked (`client`), or the room sheds (`server-load`).
    */
   'profile-changed': (d: ProfileChangedEvent) => void;
+  /**
+   * How the server receives this participant's video changed: `weak` (loss or a low frame rate
+   * for a few seconds) asks the page to send a smaller picture; `good` again after ~10 s.
+   */
+  'uplink-quality': (d: UplinkQualityEvent) => void;
+}
+
+export interface UplinkQualityEvent extends UplinkFigures {
+  state: UplinkState;
 }
 
 export interface SetProfileRequest {

@@ -76,6 +76,10 @@ export interface PageStats {
   audioLevel: number;
   audioEnergy: number;
   connectionState: string;
+  /** The camera width the page sends now (public/src/uplink.ts), 0 before it sends. */
+  sendWidth: number;
+  /** The server's last uplink-quality for this page. */
+  uplink: { state: 'good' | 'weak'; kbps: number; fps: number; width: number; lossPct: number } | null;
 }
 
 export function pageStats(page: Page): Promise<PageStats> {
