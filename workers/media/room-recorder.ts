@@ -3,7 +3,7 @@ import type { MediaRequestMap, OutputProfile, Profile, RecordingEndReason } from
 import type { Logger } from '../kernel/logger';
 import type { I420Frame } from './engine/video/i420';
 import { RecordingCancelledError } from '../kernel/errors';
-import { RecordingSegmenter } from './recorder/recording-segmenter';
+import { COMPOSITE_VIDEO_DELAY_MS, RecordingSegmenter } from './recorder/recording-segmenter';
 
 /**
  * The room's feed into a recording: the composite of the recording profile (shared with any
@@ -37,6 +37,7 @@ export class RoomRecorder {
       fps: profile.fps,
       segmentSeconds: req.segmentSeconds,
       logger: log,
+      videoDelayMs: COMPOSITE_VIDEO_DELAY_MS,
     });
     this.segmenter.onExit((code, signal, stderr) => {
       if (this.ended) return;

@@ -39,6 +39,7 @@ describe('RecordingSegmenter + finalizeRecording (real ffmpeg)', () => {
     fps: number;
     seconds: number;
     marker?: { atSec: number; durationSec: number };
+    videoDelayMs?: number;
   }) {
     const id = newRecordingId();
     await store.create(manifestFor(id, opts));
@@ -50,6 +51,7 @@ describe('RecordingSegmenter + finalizeRecording (real ffmpeg)', () => {
       fps: opts.fps,
       segmentSeconds: 2,
       logger,
+      videoDelayMs: opts.videoDelayMs,
     });
     await segmenter.start();
     await feedRealtime(segmenter, { ...opts, rgb: [220, 30, 30], toneHz: opts.marker ? 1000 : 440 });
@@ -150,5 +152,19 @@ describe('RecordingSegmenter + finalizeRecording (real ffmpeg)', () => {
     const beep = await firstLoudSampleSec(mp4);
     expect(Math.abs(beep - marker.atSec)).toBeLessThan(0.03);
     expect(Math.abs(flash - beep) * 1000).toBeLessThanOrEqual(40);
+  });
+
+  it('a video delay puts every picture that much later against the sound (the composite feed, COMPOSITE_VIDEO_DELAY_MS)', async () => {
+    const marker = { atSec: 1.5, durationSec: 0.3 };
+    const { id } = await record({ width: 320, height: 180, fps: 30, seconds: 3, marker, videoDelayMs: 200 });
+    await finalizeRecording(
+      { data: { recordingId: id }, updateProgress: async () => undefined },
+      { store, logger },
+    );
+    const mp4 = store.pathOf(id, 'recording.mp4');
+    const flash = await firstBrightFrameSec(mp4, 30);
+    const beep = await firstLoudSampleSec(mp4);
+    expect(Math.abs(beep - marker.atSec)).toBeLessThan(0.03);
+    expect(Math.abs((flash - beep) * 1000 - 200)).toBeLessThanOrEqual(40);
   });
 });

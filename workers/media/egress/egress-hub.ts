@@ -14,7 +14,7 @@ import { ConflictError, NotFoundError } from '../../kernel/errors';
 import type { Logger } from '../../kernel/logger';
 import type { I420Frame } from '../engine/video/i420';
 import { ProfileOutput } from '../profile-output';
-import { RecordingSegmenter } from '../recorder/recording-segmenter';
+import { COMPOSITE_VIDEO_DELAY_MS, RecordingSegmenter } from '../recorder/recording-segmenter';
 import { RemuxDestination, redactUrl } from './remux-destination';
 import { TsFanout } from './ts-fanout';
 
@@ -189,6 +189,7 @@ export class EgressHub {
       segmentSeconds: EGRESS_KEYFRAME_SECONDS,
       logger: log,
       stopTimeoutMs: 3000,
+      videoDelayMs: COMPOSITE_VIDEO_DELAY_MS,
       output: {
         stream,
         options: [

@@ -37,6 +37,11 @@ export interface RecordingSegmenterOptions {
   /** Bytes of audio allowed to wait for the FIFO before ticks are dropped. Default 10 s. */
   maxAudioBacklogBytes?: number;
   /**
+   * Each frame is written this much later on the audio timeline than it is pushed (ms, ≥ 0):
+   * the first frame fills the slots before it. See RECORDING_VIDEO_DELAY_MS (room-recorder.ts).
+   */
+  videoDelayMs?: number;
+  /**
    * Instead of segment files: ffmpeg's output options (codecs, muxer) and a stream that takes its
    * stdout. Live egress uses this (workers/media/egress): the raw feed and its A/V pacing are
    * the same, only the encode and where it goes differ.
@@ -86,6 +91,19 @@ const AUDIO_BACKLOG_MAX_BYTES = AUDIO_SAMPLE_RATE * 2 * 10;
 export const VIDEO_THREAD_QUEUE_FRAMES = 8;
 
 /**
+ * The video delay of a room's composite feed (recordings and live egress): its picture is
+ * written this much later against the mix than the media clock pushes it. Measured end to end
+ * (bench/lip-sync.ts, docs/lip-sync.md) once the recording's own drift was fixed, the room's
+ * composite has the sound 32-49 ms after the picture (median 36 over three 3-minute runs on a
+ * quiet machine): the lip-sync estimate (av-sync.ts) under-counts the audio path by that much.
+ * It is not raised there because what a participant receives also passes its own peer
+ * connection, whose video encode and pacing delay the picture by about as much, so live
+ * participants are in step with the composite as it is (sound 6-23 ms late at their sinks);
+ * only the files and streams made from the composite itself lack that delay, and get it here.
+ */
+export const COMPOSITE_VIDEO_DELAY_MS = 40;
+
+/**
  * Turns the room's composed I420 frames and mixed PCM into MPEG-TS segments (H.264 + AAC) with
  * one ffmpeg process driven through fluent-ffmpeg.
  *
@@ -106,6 +124,8 @@ export class RecordingSegmenter {
   private readonly stopTimeoutMs: number;
   private readonly maxQueuedFrames: number;
   private readonly maxAudioBacklogBytes: number;
+  /** videoDelayMs as audio samples. */
+  private readonly videoDelaySamples: number;
   private state: State = 'idle';
   private command: ffmpeg.FfmpegCommand | undefined;
   private proc: ChildProcess | undefined;
@@ -144,6 +164,9 @@ export class RecordingSegmenter {
     this.stopTimeoutMs = opts.stopTimeoutMs ?? 15000;
     this.maxQueuedFrames = opts.maxQueuedVideoFrames ?? Math.max(2, Math.ceil(fps / 3));
     this.maxAudioBacklogBytes = opts.maxAudioBacklogBytes ?? AUDIO_BACKLOG_MAX_BYTES;
+    const delay = opts.videoDelayMs ?? 0;
+    if (!(delay >= 0 && delay <= 1000)) throw new SegmenterStateError(`videoDelayMs ${delay} must be 0-1000`);
+    this.videoDelaySamples = Math.round((delay * AUDIO_SAMPLE_RATE) / 1000);
   }
 
   get pid(): number | undefined {
@@ -413,7 +436,8 @@ export class RecordingSegmenter {
    * frames would put every frame about one frame early: measured 34 ms at 15 and 30 fps.)
    */
   private framesDue(): number {
-    return Math.floor((this.counters.audioSamplesWritten * this.opts.fps) / AUDIO_SAMPLE_RATE) + 1;
+    const at = this.counters.audioSamplesWritten + this.videoDelaySamples;
+    return Math.floor((at * this.opts.fps) / AUDIO_SAMPLE_RATE) + 1;
   }
 
   /** `duplicates`: how many of the copies repeat an earlier picture (for the stats). */
