@@ -10,6 +10,7 @@
  * allocation per frame or tick), so both media enter the composite and the mix aligned.
  */
 import type { I420Frame } from './engine/video/i420';
+import type { RawStat } from './downlink-stats';
 
 /** Receiver counters of one peer's inbound streams (cumulative, as getStats() reports them). */
 export interface InboundCounters {
@@ -25,9 +26,7 @@ export interface InboundCounters {
 }
 
 /** Reads the inbound-rtp counters of a wrtc getStats() report (null when a kind is missing). */
-export function inboundCounters(report: {
-  forEach(cb: (s: Record<string, unknown>) => void): void;
-}): InboundCounters | null {
+export function inboundCounters(report: { forEach(cb: (s: RawStat) => void): void }): InboundCounters | null {
   const c: InboundCounters = {
     audioJitterDelayS: 0,
     audioEmitted: 0,

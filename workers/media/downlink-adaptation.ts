@@ -44,6 +44,8 @@ export interface DownlinkAdaptationHooks {
    * report: one getStats per member per second serves both directions.
    */
   onUplink(id: string, figures: UplinkFigures): void;
+  /** Every member's whole report of the window, for other readers (lip sync). */
+  onReport(id: string, stats: readonly RawStat[]): void;
 }
 
 interface Entry {
@@ -146,6 +148,7 @@ export class DownlinkAdaptation {
       return null;
     });
     if (!stats || !this.timer) return;
+    this.hooks.onReport(m.id, stats);
     let uplink = this.uplinks.get(m.id);
     if (!uplink) this.uplinks.set(m.id, (uplink = new UplinkStatsReader()));
     const figures = uplink.read(stats, performance.now());

@@ -29,6 +29,10 @@ export interface RawStat {
   packetsReceived?: number;
   packetsLost?: number;
   framesDecoded?: number;
+  /** inbound-rtp, for lip sync (av-sync.ts) */
+  jitterBufferDelay?: number;
+  jitterBufferEmittedCount?: number;
+  totalDecodeTime?: number;
   frameWidth?: number;
   frameHeight?: number;
   /** remote-inbound-rtp */

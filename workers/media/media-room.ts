@@ -138,7 +138,6 @@ export class MediaRoom {
   private readonly videoless = new Set<string>();
   /** Lip sync: every wrtc peer's receive-path delays are sampled this often (av-sync.ts). */
   private readonly avSyncTimer: NodeJS.Timeout;
-  private avSyncBusy = false;
   private avSyncRounds = 0;
 
   constructor(
@@ -201,6 +200,10 @@ export class MediaRoom {
           );
         },
         onUplink: (id, figures) => this.onUplink(id, figures),
+        onReport: (id, stats) => {
+          const p = this.peers.get(id);
+          if (p instanceof ParticipantPeer) p.updateAvSync(stats);
+        },
       },
       log,
     );
@@ -219,7 +222,7 @@ export class MediaRoom {
       },
       (egressId, state, error) => this.notify({ event: 'egress.state', data: { egressId, state, error } }),
     );
-    this.avSyncTimer = setInterval(() => void this.updateAvSync(), AV_SYNC_PERIOD_MS);
+    this.avSyncTimer = setInterval(() => this.updateAvSync(), AV_SYNC_PERIOD_MS);
     this.clock.start();
     this.loopDelay.enable();
     this.quality.start();
@@ -552,31 +555,17 @@ export class MediaRoom {
   }
 
   /**
-   * One lip-sync round: each wrtc peer with both media reads its receiver stats and updates the
-   * delay its video is held back by. Off the media clock (getStats is asynchronous); a round
-   * still running when the next is due makes that one skip.
+   * One lip-sync round for RTP-level members (their own figures, no stats call) and the periodic
+   * log of every member's estimate. wrtc peers are updated from the link windows' stats report
+   * (onReport), once a second too.
    */
-  private async updateAvSync(): Promise<void> {
-    if (this.avSyncBusy) return;
-    this.avSyncBusy = true;
-    try {
-      const log = ++this.avSyncRounds % AV_SYNC_LOG_EVERY === 0;
-      for (const p of this.peers.values()) {
-        if (p instanceof RtpParticipant) {
-          p.updateAvSync(); // its own figures, no stats call
-          if (log && p.hasAudio && p.hasVideo)
-            this.log.info('lip sync', { participantId: p.id, ...p.avSync.snapshot() });
-          continue;
-        }
-        if (!(p instanceof ParticipantPeer)) continue;
-        await p
-          .updateAvSync()
-          .catch((err: unknown) => this.log.debug('lip-sync stats failed', { participantId: p.id, err }));
-        if (log && p.hasAudio && p.hasVideo)
-          this.log.info('lip sync', { participantId: p.id, ...p.avSync.snapshot() });
-      }
-    } finally {
-      this.avSyncBusy = false;
+  private updateAvSync(): void {
+    const log = ++this.avSyncRounds % AV_SYNC_LOG_EVERY === 0;
+    for (const p of this.peers.values()) {
+      if (p instanceof RtpParticipant) p.updateAvSync();
+      else if (!(p instanceof ParticipantPeer)) continue;
+      if (log && p.hasAudio && p.hasVideo)
+        this.log.info('lip sync', { participantId: p.id, ...p.avSync.snapshot() });
     }
   }
 

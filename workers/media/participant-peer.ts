@@ -142,10 +142,13 @@ export class ParticipantPeer implements PeerMember {
     return this.avSync.frameAt(performance.now());
   }
 
-  /** One lip-sync step (about once a second): the receive-path delays from libwebrtc's stats. */
-  async updateAvSync(): Promise<void> {
+  /**
+   * One lip-sync step (once a second): the receive-path delays from a libwebrtc stats report, the
+   * one the room's link windows read anyway (DownlinkAdaptation), so no call of its own.
+   */
+  updateAvSync(stats: readonly RawStat[]): void {
     if (this.closed || !this.hasAudio || !this.hasVideo) return;
-    const counters = inboundCounters(await this.pc.getStats());
+    const counters = inboundCounters(stats);
     const roomWait = this.jitter.takeMeanWaitMs();
     if (counters && roomWait !== null) this.avSync.update(counters, roomWait);
   }

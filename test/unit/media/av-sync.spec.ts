@@ -1,3 +1,4 @@
+import type { RawStat } from '../../../workers/media/downlink-stats';
 import {
   AvSync,
   COMPOSE_WAIT_MS,
@@ -160,13 +161,15 @@ describe('AvSync estimate', () => {
   });
 
   it('reads the inbound-rtp counters of a wrtc report, and nothing without both kinds', () => {
-    const audio = {
+    const audio: RawStat = {
+      id: 'in-a',
       type: 'inbound-rtp',
       kind: 'audio',
       jitterBufferDelay: 1.5,
       jitterBufferEmittedCount: 48000,
     };
-    const video = {
+    const video: RawStat = {
+      id: 'in-v',
       type: 'inbound-rtp',
       kind: 'video',
       jitterBufferDelay: 0.6,
@@ -174,10 +177,10 @@ describe('AvSync estimate', () => {
       totalDecodeTime: 0.09,
       framesDecoded: 30,
     };
-    const report = (items: Record<string, unknown>[]) => ({
-      forEach: (cb: (s: Record<string, unknown>) => void) => items.forEach(cb),
-    });
-    expect(inboundCounters(report([audio, video, { type: 'outbound-rtp', kind: 'video' }]))).toEqual({
+    const report = (items: RawStat[]) => ({ forEach: (cb: (s: RawStat) => void) => items.forEach(cb) });
+    expect(
+      inboundCounters(report([audio, video, { id: 'out-v', type: 'outbound-rtp', kind: 'video' }])),
+    ).toEqual({
       audioJitterDelayS: 1.5,
       audioEmitted: 48000,
       videoJitterDelayS: 0.6,
