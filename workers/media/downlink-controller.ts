@@ -113,6 +113,9 @@ export const DEFAULT_DOWNLINK_OPTIONS: DownlinkControllerOptions = {
   minFpsFraction: 0.6,
 };
 
+/** An estimate this far above the one at a step up is climbing: the probe is not judged yet. */
+const RAMP_FACTOR = 1.25;
+
 export type DownlinkStep = 'down' | 'up';
 export type DownlinkVerdict = 'shortfall' | 'calm' | 'neutral';
 
@@ -133,6 +136,8 @@ export class DownlinkController {
   private lastStepAt = Number.NEGATIVE_INFINITY;
   private lastStep: DownlinkStep | null = null;
   private backoff = 1;
+  /** The estimate when the last step up was taken (kbps; null: none known). */
+  private estimateAtStep: number | null = null;
   private readonly floorRung: number;
   /** The verdict of the last window fed to update (null before any). */
   lastVerdict: DownlinkVerdict | null = null;
@@ -166,6 +171,7 @@ export class DownlinkController {
     this.lastStepAt = Number.NEGATIVE_INFINITY;
     this.lastStep = null;
     this.backoff = 1;
+    this.estimateAtStep = null;
   }
 
   /** How one window reads for a downlink serving `served`. */
@@ -197,7 +203,22 @@ export class DownlinkController {
   update(s: DownlinkSample, ceiling: DownlinkProfile, now: number): DownlinkStep | null {
     this.firstAt ??= now;
     const servedRung = rung(this.served(ceiling));
-    const v = this.verdict(s, DOWNLINK_PROFILES[servedRung]);
+    let v = this.verdict(s, DOWNLINK_PROFILES[servedRung]);
+    // Just after a step up the estimate trails the new stream (libwebrtc caps it near 1.5× what
+    // was sent and raises it as more is sent): while it climbs well above where it stood at the
+    // step, a shortfall it reads is the ramp, not the link (measured: a step up on a freed link
+    // taken back 4 s later, made again 16 s after). A link that cannot carry the step holds the
+    // estimate flat or pulls it down, and the probe is still taken back.
+    const probing = this.lastStep === 'up' && now - this.lastStepAt < this.opts.upMs;
+    if (
+      v === 'shortfall' &&
+      probing &&
+      (s.fractionLost ?? 0) < this.opts.lossShortfall &&
+      this.estimateAtStep !== null &&
+      s.estimateKbps !== null &&
+      s.estimateKbps >= this.estimateAtStep * RAMP_FACTOR
+    )
+      v = 'neutral';
     this.lastVerdict = v;
     if (v === 'shortfall') {
       this.calmSince = null;
@@ -209,7 +230,6 @@ export class DownlinkController {
     if (now - this.firstAt < this.opts.warmupMs) return null;
 
     if (v === 'shortfall' && this.shortfallSince !== null) {
-      const probing = this.lastStep === 'up' && now - this.lastStepAt < this.opts.upMs;
       const wait = probing ? this.opts.probeDownMs : this.opts.downMs;
       if (servedRung <= this.floorRung || now - this.shortfallSince < wait) return null;
       if (probing) this.backoff = Math.min(this.opts.maxBackoff, this.backoff * 2); // the probe failed
@@ -235,6 +255,7 @@ export class DownlinkController {
     const probeWait = atFloor ? holdMs : this.probeWaitMs;
     if (!vouched && (calmFor < probeWait || sinceStep < probeWait)) return null;
     this.capRung = next >= ceilingRung ? null : next;
+    this.estimateAtStep = s.estimateKbps;
     return this.step('up', now);
   }
 

@@ -192,6 +192,30 @@ describe('DownlinkController', () => {
     expect(r.c.probeWaitMs).toBe(60_000);
   });
 
+  it('a step up on a freed link is not taken back while the estimate climbs behind the new stream', () => {
+    const r = fresh();
+    feed(r, link(3000), 10);
+    feed(r, link(300), 10, 'standard');
+    expect(r.c.served('standard')).toBe('low');
+    // Freed, but low sends ~160 kbps: the estimate (≈ 1.5× sent) cannot vouch; a probe after 15 s.
+    const wait = feed(r, link(240, { sentKbps: 160 }), 16, 'standard');
+    expect(wait[wait.length - 1]).toBe('standard');
+    // The estimate ramps 240 → 600 over the next seconds, the sender filling it: below the need
+    // of standard (370) for 2 s, but climbing: kept.
+    const ramp = [250, 290, 340, 400, 470, 560, 600, 600].flatMap((kbps) =>
+      feed(r, link(kbps), 1, 'standard'),
+    );
+    expect(new Set(ramp)).toEqual(new Set(['standard']));
+    // On a link that stays narrow the same probe is taken back: the estimate stays flat.
+    const n = fresh();
+    feed(n, link(3000), 10);
+    feed(n, link(300), 10, 'standard');
+    feed(n, link(240, { sentKbps: 160 }), 16, 'standard');
+    expect(n.c.served('standard')).toBe('standard');
+    const flat = feed(n, link(260), 4, 'standard');
+    expect(flat[flat.length - 1]).toBe('low');
+  });
+
   it('from audio, a freed link is found by probing (audio alone never vouches for low)', () => {
     const r = fresh();
     feed(r, link(3000), 10);
