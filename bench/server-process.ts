@@ -75,6 +75,9 @@ export class ServerProcess implements ServerEndpoint {
         ADMISSION_LIMIT: '1',
         ADMISSION_MAX_LOOP_DELAY_MS: '100000000',
         QUALITY_SHEDDING: 'off',
+        // glibc's malloc arenas (one per thread that allocates, up to 8 per core): set in the
+        // bench's environment to measure the server with fewer (the soak's media-worker RSS).
+        ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}),
         ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
