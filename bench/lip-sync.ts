@@ -16,7 +16,10 @@
  * and drift (least-squares slope, last-quarter − first-quarter medians).
  *
  *   node dist/bench/lip-sync.js [--minutes=N] [--warmup=S] [--label=NAME] [--no-shared-stream]
- *                               [--env=KEY=VALUE ...]
+ *                               [--viewer-profile=low|standard|high] [--env=KEY=VALUE ...]
+ *
+ * The viewer asks for `standard` (15 fps) by default: a flash then shows on the next of its
+ * frames, 66.7 ms apart, which alone spreads its offsets over ~50 ms; `high` (30 fps) halves that.
  *
  * Writes bench/results/lip-sync-<label>.{json,md} (label default: "run").
  */
@@ -26,6 +29,7 @@ import * as path from 'node:path';
 import { api, ensureRoom, registerAdminKey } from '../test/helpers/api';
 import { TestClient } from '../test/helpers/wrtc-client';
 import type { RecordingManifest } from '../workers/protocol/recording';
+import { isOneOf, PROFILES, type Profile } from '../workers/protocol/media';
 import {
   FlashBeepSender,
   pairOnsets,
@@ -50,11 +54,19 @@ interface Options {
   warmupSec: number;
   label: string;
   sharedStream: boolean;
+  viewerProfile: Profile;
   env: Record<string, string>;
 }
 
 function parseCli(argv: string[]): Options {
-  const opts: Options = { minutes: 3, warmupSec: 20, label: 'run', sharedStream: true, env: {} };
+  const opts: Options = {
+    minutes: 3,
+    warmupSec: 20,
+    label: 'run',
+    sharedStream: true,
+    viewerProfile: 'standard',
+    env: {},
+  };
   for (const arg of argv) {
     const eq = arg.indexOf('=');
     const key = eq < 0 ? arg : arg.slice(0, eq);
@@ -63,12 +75,14 @@ function parseCli(argv: string[]): Options {
     else if (key === '--warmup' && Number(value) >= 0) opts.warmupSec = Number(value);
     else if (key === '--label' && value && /^[a-z0-9-]+$/.test(value)) opts.label = value;
     else if (key === '--no-shared-stream' && value === undefined) opts.sharedStream = false;
+    else if (key === '--viewer-profile' && value !== undefined && isOneOf(PROFILES, value))
+      opts.viewerProfile = value;
     else if (key === '--env' && value && value.includes('=')) {
       const i = value.indexOf('=');
       opts.env[value.slice(0, i)] = value.slice(i + 1);
     } else
       throw new Error(
-        `unknown option ${arg} (--minutes=N --warmup=S --label=NAME --no-shared-stream --env=K=V)`,
+        `unknown option ${arg} (--minutes=N --warmup=S --label=NAME --no-shared-stream --viewer-profile=P --env=K=V)`,
       );
   }
   return opts;
@@ -142,6 +156,7 @@ async function main(): Promise<void> {
         roomId: ROOM,
         displayName: 'viewer',
         role: 'viewer',
+        profile: opts.viewerProfile,
         onVideoFrame: (f, at) => sink.onVideoFrame(f, at),
         onAudio: (s, rate, ch, at) => sink.onAudio(s, rate, ch, at),
       }),
@@ -325,6 +340,7 @@ export function markdown(r: LipSyncResult): string {
     '',
     `Run of ${r.date}: \`node dist/bench/lip-sync.js --minutes=${r.options.minutes} --warmup=${r.options.warmupSec} --label=${r.options.label}` +
       `${r.options.sharedStream ? '' : ' --no-shared-stream'}` +
+      `${r.options.viewerProfile === 'standard' ? '' : ` --viewer-profile=${r.options.viewerProfile}`}` +
       `${Object.entries(r.options.env)
         .map(([k, v]) => ` --env=${k}=${v}`)
         .join(
