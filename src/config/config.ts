@@ -426,6 +426,11 @@ export function childProcessEnv(overrides: Record<string, string>): NodeJS.Proce
   return { ...process.env, ...overrides };
 }
 
+/** The same, with settings the server's own environment may override (its values win). */
+export function childProcessEnvDefaults(defaults: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...defaults, ...process.env };
+}
+
 function parseNetwork(e: z.infer<typeof schema>): AppConfig['network'] {
   const { RTC_MIN_PORT: min, RTC_MAX_PORT: max } = e;
   if ((min === undefined) !== (max === undefined))

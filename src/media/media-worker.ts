@@ -14,6 +14,7 @@ import {
 import { UnavailableError } from '../common/errors';
 import { Logger } from '../common/logger';
 import { projectRoot } from '../common/paths';
+import { childProcessEnvDefaults } from '../config/config';
 import { settlesWithin, terminate } from '../../workers/kernel/process-control';
 import { WorkerChannel } from './worker-channel';
 
@@ -21,6 +22,15 @@ export type WorkerState = 'starting' | 'running' | 'closing' | 'closed' | 'died'
 
 /** After SIGTERM, a worker that is not gone this much later gets SIGKILL. */
 const TERM_GRACE_MS = 3000;
+/**
+ * glibc gives every thread that allocates its own malloc arena, up to 8 per core, and keeps what
+ * each one grew to. A media worker's native threads (libwebrtc's per peer connection, the codec
+ * addon's) do: in the soak scenario its RSS climbed in steps and stayed (203 -> 270 MB in 20
+ * minutes on a quiet machine; 267 -> 430 MB in 30 under load); with two arenas it stayed at
+ * 185-218 MB, memory went back after recordings, and the server's CPU was the same (47.2 vs
+ * 48.9 % of a core; docs/overload.md). A MALLOC_ARENA_MAX in the environment wins.
+ */
+const MEDIA_WORKER_MALLOC_ARENAS = '2';
 
 export interface MediaWorkerOptions {
   roomId: string;
@@ -89,6 +99,7 @@ export class MediaWorker extends EventEmitter<MediaWorkerEvents> {
     this.child = fork(entry, ['--room', this.opts.roomId], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
+      env: childProcessEnvDefaults({ MALLOC_ARENA_MAX: MEDIA_WORKER_MALLOC_ARENAS }),
     });
     this.channel = new WorkerChannel(this.child, this.opts.requestTimeoutMs);
     this.channel.on('notification', this.onNotification);
