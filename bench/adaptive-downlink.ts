@@ -70,9 +70,15 @@ export interface DownlinkVariantResult {
   /** From then until the link frees, while video was served: gaps >= 500 ms, and the longest. */
   freezesSettled: number;
   worstFreezeSettledMs: number;
-  /** Received fps and frame width over that window, while video was served. */
+  /** Received fps and frame width over that window, while video was served (probes included). */
   fpsSettled: number | null;
   widthSettled: number | null;
+  /**
+   * The smallest video profile served in that window, and the received fps while it was served
+   * (the issue's "≥ 14 fps at the smaller profile": a probe back to a larger profile is not it).
+   */
+  smallestProfile: DownlinkProfile | null;
+  fpsAtSmallest: number | null;
   /** Seconds of the adapted window served audio only. */
   audioOnlyS: number;
   /** Seconds from the link freeing to being served `standard` again (null: not within the phase). */
@@ -169,6 +175,8 @@ async function runVariant(
     freezesSettled: 0,
     worstFreezeSettledMs: 0,
     fpsSettled: null,
+    smallestProfile: null,
+    fpsAtSmallest: null,
     widthSettled: null,
     audioOnlyS: 0,
     recoverS: null,
@@ -294,12 +302,19 @@ async function runVariant(
     out.fpsSettled = video.fps;
     out.widthSettled = video.width;
     out.audioOnlyS = video.audioS;
+    const served = new Set<DownlinkProfile>([
+      servedAt(adaptedAt),
+      ...events.filter((e) => e.at >= adaptedAt && e.at < freeAt).map((e) => e.profile),
+    ]);
+    const smallest = VIDEO_ORDER.find((p) => served.has(p)) ?? null;
+    out.smallestProfile = smallest;
+    if (smallest) out.fpsAtSmallest = videoWindow(lines, adaptedAt, freeAt, servedAt, smallest).fps;
     const up = events.find((e) => e.at >= freeAt && e.profile === 'standard');
     out.recoverS = up ? round1((up.at - freeAt) / 1000) : null;
     if (up) out.fpsAfterRecovery = window(lines, up.at + 1000, stopAt).fps;
     opts.progress(
       `${variant.name}: down after ${out.adaptDownS ?? '-'} s to ${out.narrowProfile ?? '-'}, ` +
-        `fps ${out.fpsSettled ?? '-'} at ${out.widthSettled ?? '-'} px wide, ` +
+        `fps ${out.fpsSettled ?? '-'} at ${out.widthSettled ?? '-'} px wide (${out.fpsAtSmallest ?? '-'} on ${out.smallestProfile ?? '-'}), ` +
         `${out.freezesSettled} freezes settled, recovered after ${out.recoverS ?? '-'} s`,
     );
   } catch (err) {
@@ -313,15 +328,20 @@ async function runVariant(
   return out;
 }
 
+/** Video profiles from the smallest. */
+const VIDEO_ORDER: readonly DownlinkProfile[] = ['low', 'standard', 'high'];
+
 /**
  * Over [from, to): frames per second while video was served (pairs of consecutive lines both
- * on a video profile), the last frame width seen then, and the seconds served audio only.
+ * on a video profile; with `only`, both on that profile), the last frame width seen then, and
+ * the seconds served audio only.
  */
 function videoWindow(
   lines: ViewerLine[],
   from: number,
   to: number,
   servedAt: (t: number) => DownlinkProfile,
+  only?: DownlinkProfile,
 ): { fps: number | null; width: number | null; audioS: number } {
   const inside = lines.filter((l) => (l.at ?? 0) >= from && (l.at ?? 0) < to);
   let frames = 0;
@@ -336,6 +356,7 @@ function videoWindow(
       audioMs += dt;
       continue;
     }
+    if (only && (servedAt(a.at ?? 0) !== only || servedAt(b.at ?? 0) !== only)) continue;
     frames += (b.frames ?? 0) - (a.frames ?? 0);
     ms += dt;
     width = b.size?.width ?? width;
@@ -379,18 +400,19 @@ export function adaptiveDownlinkMarkdown(r: DownlinkBenchResult, command: string
   ];
   if (r.skipped) return [...out, `Skipped: ${r.skipped}.`, ''].join('\n');
   out.push(
-    '| variant | impaired link | adapted down after | steps while narrow | worst gap at the drop | freezes once adapted (worst) | fps / width once adapted (video served) | audio only once adapted | recovered after | fps after | publishers fps free / narrow |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| variant | impaired link | adapted down after | steps while narrow | worst gap at the drop | freezes once adapted (worst) | fps / width once adapted (video served) | fps at the smallest profile served | audio only once adapted | recovered after | fps after | publishers fps free / narrow |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const v of r.variants) {
     if (v.status !== 'ok') {
-      out.push(`| ${v.variant.name} | ${linkLabel(v)} | failed: ${v.error ?? ''} | | | | | | | | |`);
+      out.push(`| ${v.variant.name} | ${linkLabel(v)} | failed: ${v.error ?? ''} | | | | | | | | | |`);
       continue;
     }
     out.push(
       `| ${v.variant.name} | ${linkLabel(v)} | ${v.adaptDownS === null ? '—' : `${v.adaptDownS} s`} | ${v.stepsWhileNarrow.join(' → ') || '—'} | ` +
         `${Math.round(v.worstFreezeAtDropMs)} ms | ${v.freezesSettled} (${Math.round(v.worstFreezeSettledMs)} ms) | ` +
-        `${v.fpsSettled ?? '—'} / ${v.widthSettled ?? '—'} | ${v.audioOnlyS} s | ` +
+        `${v.fpsSettled ?? '—'} / ${v.widthSettled ?? '—'} | ` +
+        `${v.fpsAtSmallest ?? '—'}${v.smallestProfile ? ` (${v.smallestProfile})` : ''} | ${v.audioOnlyS} s | ` +
         `${v.recoverS === null ? '—' : `${v.recoverS} s`} | ` +
         `${v.fpsAfterRecovery ?? '—'} | ${v.othersFpsFree ?? '—'} / ${v.othersFpsNarrow ?? '—'} |`,
     );

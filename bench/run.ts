@@ -325,10 +325,15 @@ function runNotes(results: readonly ScenarioResult[], baseline: BaselineResult |
   return notes;
 }
 
+/** The command as typed, with the glibc malloc settings it was run under (server-process.ts passes them on). */
 function commandLine(): string {
   const args = process.argv.slice(2).join(' ');
-  if (process.env.npm_lifecycle_event === 'bench') return `npm run bench${args ? ` -- ${args}` : ''}`;
-  return `node dist/bench/run.js${args ? ` ${args}` : ''}`;
+  const env = Object.entries(process.env)
+    .filter(([k]) => k.startsWith('MALLOC_'))
+    .map(([k, v]) => `${k}=${v} `)
+    .join('');
+  if (process.env.npm_lifecycle_event === 'bench') return `${env}npm run bench${args ? ` -- ${args}` : ''}`;
+  return `${env}node dist/bench/run.js${args ? ` ${args}` : ''}`;
 }
 
 /** `--scenario cluster` (or `--scenario=cluster`): the two-node benchmark of bench/cluster.ts. */

@@ -75,9 +75,9 @@ export class ServerProcess implements ServerEndpoint {
         ADMISSION_LIMIT: '1',
         ADMISSION_MAX_LOOP_DELAY_MS: '100000000',
         QUALITY_SHEDDING: 'off',
-        // glibc's malloc arenas (one per thread that allocates, up to 8 per core): set in the
-        // bench's environment to measure the server with fewer (the soak's media-worker RSS).
-        ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}),
+        // glibc's malloc tunables (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_, …): set in the
+        // bench's environment to measure the server with them (the soak's media-worker RSS).
+        ...mallocTunables(),
         ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -160,4 +160,12 @@ function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** The bench's own MALLOC_* settings, handed to the server it starts. */
+function mallocTunables(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env))
+    if (k.startsWith('MALLOC_') && v !== undefined) out[k] = v;
+  return out;
 }

@@ -9,7 +9,7 @@ import { startTestServer } from '../helpers/server';
 import { waitFor } from '../helpers/signal';
 import type { TestClient } from '../helpers/wrtc-client';
 import { call, openTestPage, waitFor as waitForValue, type RtpTestPage } from '../integration/rtp/chromium';
-import { colourY4m } from '../integration/rtp/media-files';
+import { colourY4m, HEIGHT, WIDTH } from '../integration/rtp/media-files';
 
 const ROOM = 'whip-room';
 /** The WHIP publisher's camera (Chromium's fake camera from a y4m) and its microphone tone. */
@@ -147,6 +147,16 @@ describe('WHIP ingest and WHEP playback (H.264, VP8; Chromium)', () => {
     const list = await participants();
     expect(list.map((p) => p.displayName).sort()).toEqual(['OBS', 'vera']);
     expect(list.find((p) => p.displayName === 'OBS')?.role).toBe('publisher');
+    // Its uplink as the server receives it (issue #15 item 3), from our own RTP stack's receive
+    // stream and decoder: the camera's size arriving, at a frame rate.
+    const uplink = await waitForValue(
+      async () => (await participants()).find((p) => p.displayName === 'OBS')?.uplink,
+      (u) => !!u && u.width > 0 && u.fps > 0,
+      "the WHIP publisher's uplink in REST",
+      30000,
+    );
+    expect(uplink).toMatchObject({ state: 'good', width: WIDTH, height: HEIGHT });
+    expect(uplink!.kbps).toBeGreaterThan(0);
 
     // WHEP: a receive-only H.264 player gets the composite with both colours and the full mix.
     const playOffer = await call(player.page, 'play', 'H264');

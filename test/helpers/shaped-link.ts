@@ -139,3 +139,20 @@ export function createShapedLink(prefix: string, subnetBase: string): ShapedLink
     },
   };
 }
+
+/**
+ * Calls `onLine` with each JSON line `proc` writes on stdout (the network-namespace fixtures in
+ * test/fixtures/netns report their state so, one object per line).
+ */
+export function followJsonLines<T>(proc: ChildProcess, onLine: (line: T) => void): void {
+  let buf = '';
+  proc.stdout?.on('data', (b: Buffer) => {
+    buf += b.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const text = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      onLine(JSON.parse(text) as T);
+    }
+  });
+}

@@ -28,7 +28,7 @@ export interface AdaptiveMember {
 }
 
 export interface DownlinkAdaptationHooks {
-  /** The members to sample this window (wrtc peers with a video downlink). */
+  /** The members to sample this window (peer-connection members; ceiling() says which adapt). */
   members(): Iterable<AdaptiveMember>;
   /**
    * What the member would be served without adaptation (its request after the room's

@@ -802,9 +802,13 @@ export class MediaRoom {
     });
   }
 
+  /**
+   * Every peer-connection member: those with a video downlink adapt it, and every one's uplink
+   * is read from the same report (a WHIP publisher has only an uplink; adaptiveCeiling is null).
+   */
   private *adaptiveMembers(): Iterable<ParticipantPeer | RtpParticipant> {
     for (const p of this.peers.values())
-      if (p instanceof ParticipantPeer || (p instanceof RtpParticipant && p.hasVideoDownlink)) yield p;
+      if (p instanceof ParticipantPeer || p instanceof RtpParticipant) yield p;
   }
 
   /** The ceiling adaptation works under, or null when `id`'s downlink does not adapt. */

@@ -79,6 +79,10 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
   private readonly freeFrames: I420Frame[] = [];
   private decodeMsSum = 0;
   private decodeCount = 0;
+  /** Pictures decoded of its uplink since it joined, and the last one's size (its uplink figures). */
+  private framesDecoded = 0;
+  private decodedWidth = 0;
+  private decodedHeight = 0;
   hasAudio = false;
   hasVideo = false;
   /**
@@ -306,11 +310,26 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
    * This member's downlink in the shape of libwebrtc's stats, for the same downlink controller
    * as wrtc members (adaptive downlink by switching shared streams, issue #17 item 3): the
    * client's REMB (its receive-side estimate) stands for the send-side estimate, its receiver
-   * reports give loss and RTT, and our send streams count bytes, frames and NACKs.
+   * reports give loss and RTT, and our send streams count bytes, frames and NACKs. Its uplink
+   * (what arrives of its video: uplink-monitor.ts) comes from our receive stream and decoder.
    */
   async rawStats(): Promise<RawStat[]> {
     const s = this.peer.getStats();
     const out: RawStat[] = [];
+    const r = s.video.receive;
+    if (r) {
+      out.push({
+        id: 'in-video',
+        type: 'inbound-rtp',
+        kind: 'video',
+        bytesReceived: r.bytesReceived,
+        packetsReceived: r.packetsReceived,
+        packetsLost: r.packetsLost,
+        framesDecoded: this.framesDecoded,
+        frameWidth: this.decodedWidth,
+        frameHeight: this.decodedHeight,
+      });
+    }
     const v = s.video.send;
     const a = s.audio.send;
     const remb = v?.rembBitrate ?? 0;
@@ -405,6 +424,9 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
     this.lastFrameAt = performance.now();
     this.decodeMsSum += f.decodeMs;
     this.decodeCount++;
+    this.framesDecoded++;
+    this.decodedWidth = f.width;
+    this.decodedHeight = f.height;
     this.avSync.push(frame, this.lastFrameAt);
     if (!this.hasVideo) {
       this.hasVideo = true;

@@ -20,8 +20,26 @@ export function buildPublic(): void {
  * for the server's active-speaker detection), with autoplay allowed so pages play sound
  * without a click from a person.
  */
-export async function launchChromium(opts: { cameraY4m?: string } = {}): Promise<Browser> {
+export async function launchChromium(
+  opts: {
+    cameraY4m?: string;
+    /**
+     * Runs the browser inside this network namespace (test/helpers/shaped-link.ts): `ip netns
+     * exec` keeps the pipe Playwright drives it through, so only its network moves.
+     */
+    netns?: string;
+    /** An http origin to treat as secure (getUserMedia) when the server is not on localhost. */
+    secureOrigin?: string;
+  } = {},
+): Promise<Browser> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcu-e2e-media-'));
+  let executablePath = '/usr/bin/chromium';
+  if (opts.netns) {
+    executablePath = path.join(dir, 'chromium-in-netns');
+    fs.writeFileSync(executablePath, `#!/bin/sh\nexec ip netns exec ${opts.netns} /usr/bin/chromium "$@"\n`, {
+      mode: 0o755,
+    });
+  }
   const tone = path.join(dir, 'tone-440.wav');
   execFileSync('ffmpeg', [
     '-v',
@@ -35,7 +53,7 @@ export async function launchChromium(opts: { cameraY4m?: string } = {}): Promise
     tone,
   ]);
   const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath,
     headless: true,
     args: [
       '--headless',
@@ -51,6 +69,7 @@ export async function launchChromium(opts: { cameraY4m?: string } = {}): Promise
       '--no-first-run',
       '--disable-component-update',
       '--disable-sync',
+      ...(opts.secureOrigin ? [`--unsafely-treat-insecure-origin-as-secure=${opts.secureOrigin}`] : []),
     ],
   });
   browser.on('disconnected', () => fs.rmSync(dir, { recursive: true, force: true }));

@@ -144,3 +144,26 @@ export function solidCameraY4m(dir: string, c: Rgb): string {
   ]);
   return y4m;
 }
+
+/**
+ * A 4 s 640x360@15 y4m no encoder can make small: a moving test pattern under fresh temporal
+ * noise over the whole picture (every frame differs from the last everywhere), so a narrow
+ * uplink cannot carry it whole (test/e2e/weak-uplink-page.spec.ts).
+ */
+export function busyCameraY4m(dir: string): string {
+  const y4m = path.join(dir, 'busy-camera.y4m');
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=s=640x360:r=15:d=4',
+    '-vf',
+    'noise=alls=60:allf=t+u',
+    '-pix_fmt',
+    'yuv420p',
+    y4m,
+  ]);
+  return y4m;
+}

@@ -5,6 +5,7 @@ import { joinRoom, RED } from '../../helpers/live-room';
 import { rgbToYuv, yuvDistance, type Yuv } from '../../helpers/media-analysis';
 import { freePort } from '../../helpers/redis-process';
 import { ROOT, spawnServer, type ServerProcess } from '../../helpers/server';
+import { followJsonLines } from '../../helpers/shaped-link';
 import { waitFor } from '../../helpers/signal';
 import type { TestClient } from '../../helpers/wrtc-client';
 
@@ -126,15 +127,7 @@ interface Viewer {
       },
     );
     let last: ViewerLine = {};
-    let buf = '';
-    proc.stdout?.on('data', (b: Buffer) => {
-      buf += b.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        last = JSON.parse(buf.slice(0, i)) as ViewerLine;
-        buf = buf.slice(i + 1);
-      }
-    });
+    followJsonLines<ViewerLine>(proc, (line) => (last = line));
     const v = { proc, last: () => last };
     viewers.push(v);
     return v;

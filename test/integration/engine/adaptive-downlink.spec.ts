@@ -6,7 +6,7 @@ import { rgbToYuv, yuvDistance, type Yuv } from '../../helpers/media-analysis';
 import { sample } from '../../helpers/metrics';
 import { freePort } from '../../helpers/redis-process';
 import { ROOT, spawnServer, type ServerProcess } from '../../helpers/server';
-import { canShapeLinks, createShapedLink, type ShapedLink } from '../../helpers/shaped-link';
+import { canShapeLinks, createShapedLink, followJsonLines, type ShapedLink } from '../../helpers/shaped-link';
 import { waitFor } from '../../helpers/signal';
 import type { TestClient } from '../../helpers/wrtc-client';
 
@@ -79,15 +79,9 @@ interface ViewerLine {
       viewer = proc;
       let last: ViewerLine = {};
       let framesAt: { frames: number; at: number }[] = [];
-      let buf = '';
-      proc.stdout?.on('data', (b: Buffer) => {
-        buf += b.toString();
-        let i;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          last = JSON.parse(buf.slice(0, i)) as ViewerLine;
-          framesAt.push({ frames: last.frames ?? 0, at: Date.now() });
-          buf = buf.slice(i + 1);
-        }
+      followJsonLines<ViewerLine>(proc, (line) => {
+        last = line;
+        framesAt.push({ frames: line.frames ?? 0, at: Date.now() });
       });
       /** The worker's adaptation steps with the figures that decided them (to read a failure). */
       const steps = () =>

@@ -7,7 +7,7 @@ import { goertzel } from '../../helpers/media-analysis';
 import { sample } from '../../helpers/metrics';
 import { freePort } from '../../helpers/redis-process';
 import { ROOT, spawnServer, type ServerProcess } from '../../helpers/server';
-import { canShapeLinks, createShapedLink, type ShapedLink } from '../../helpers/shaped-link';
+import { canShapeLinks, createShapedLink, followJsonLines, type ShapedLink } from '../../helpers/shaped-link';
 import { waitFor } from '../../helpers/signal';
 import type { TestClient } from '../../helpers/wrtc-client';
 
@@ -62,15 +62,7 @@ interface PublisherLine {
     });
     publisher = proc;
     let last: PublisherLine = {};
-    let buf = '';
-    proc.stdout?.on('data', (b: Buffer) => {
-      buf += b.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        last = JSON.parse(buf.slice(0, i)) as PublisherLine;
-        buf = buf.slice(i + 1);
-      }
-    });
+    followJsonLines<PublisherLine>(proc, (line) => (last = line));
     const events = () => last.uplinkEvents ?? [];
     const uplinkLogs = () => (node?.lines ?? []).filter((l) => l.includes('uplink changed')).join('\n');
     const stuck = (err: Error): never => {
