@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ROOT } from '../../helpers/server';
+import { ffmpegLavfi } from './page-media';
 
 /** Screenshots and downloads of the browser tests (git-ignored). */
 export const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'e2e');
@@ -41,17 +42,7 @@ export async function launchChromium(
     });
   }
   const tone = path.join(dir, 'tone-440.wav');
-  execFileSync('ffmpeg', [
-    '-v',
-    'error',
-    '-f',
-    'lavfi',
-    '-i',
-    'sine=frequency=440:sample_rate=48000:duration=10',
-    '-ac',
-    '1',
-    tone,
-  ]);
+  ffmpegLavfi('sine=frequency=440:sample_rate=48000:duration=10', ['-ac', '1', tone]);
   const browser = await chromium.launch({
     executablePath,
     headless: true,

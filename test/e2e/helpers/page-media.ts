@@ -127,21 +127,16 @@ export async function pollPage(
   );
 }
 
+/** Runs ffmpeg on a lavfi source (`source`: its filter graph; `out`: output options and file). */
+export function ffmpegLavfi(source: string, out: readonly string[]): void {
+  execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', source, ...out]);
+}
+
 /** A 2 s 640x360@15 y4m of one colour in `dir`: Chromium's fake camera loops it. */
 export function solidCameraY4m(dir: string, c: Rgb): string {
   const y4m = path.join(dir, 'camera.y4m');
   const hex = [c.r, c.g, c.b].map((v) => v.toString(16).padStart(2, '0')).join('');
-  execFileSync('ffmpeg', [
-    '-v',
-    'error',
-    '-f',
-    'lavfi',
-    '-i',
-    `color=c=0x${hex}:s=640x360:r=15:d=2`,
-    '-pix_fmt',
-    'yuv420p',
-    y4m,
-  ]);
+  ffmpegLavfi(`color=c=0x${hex}:s=640x360:r=15:d=2`, ['-pix_fmt', 'yuv420p', y4m]);
   return y4m;
 }
 
@@ -152,18 +147,6 @@ export function solidCameraY4m(dir: string, c: Rgb): string {
  */
 export function busyCameraY4m(dir: string): string {
   const y4m = path.join(dir, 'busy-camera.y4m');
-  execFileSync('ffmpeg', [
-    '-v',
-    'error',
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc2=s=640x360:r=15:d=4',
-    '-vf',
-    'noise=alls=60:allf=t+u',
-    '-pix_fmt',
-    'yuv420p',
-    y4m,
-  ]);
+  ffmpegLavfi('testsrc2=s=640x360:r=15:d=4', ['-vf', 'noise=alls=60:allf=t+u', '-pix_fmt', 'yuv420p', y4m]);
   return y4m;
 }
