@@ -23,6 +23,7 @@ import { overloadMarkdown, runOverload } from './overload';
 import { adaptiveDownlinkMarkdown, DOWNLINK_VARIANTS, runAdaptiveDownlink } from './adaptive-downlink';
 import { machineInfo, writeReport, type BenchReport } from './report';
 import { runScenario, type RunOptions } from './scenario';
+import { mallocTunables } from './server-process';
 import { runSoak, soakMarkdown } from './soak';
 import { checkTargets, sharedEncodeTargets } from './targets';
 
@@ -328,8 +329,7 @@ function runNotes(results: readonly ScenarioResult[], baseline: BaselineResult |
 /** The command as typed, with the glibc malloc settings it was run under (server-process.ts passes them on). */
 function commandLine(): string {
   const args = process.argv.slice(2).join(' ');
-  const env = Object.entries(process.env)
-    .filter(([k]) => k.startsWith('MALLOC_'))
+  const env = Object.entries(mallocTunables())
     .map(([k, v]) => `${k}=${v} `)
     .join('');
   if (process.env.npm_lifecycle_event === 'bench') return `${env}npm run bench${args ? ` -- ${args}` : ''}`;

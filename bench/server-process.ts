@@ -162,8 +162,8 @@ function freePort(): Promise<number> {
   });
 }
 
-/** The bench's own MALLOC_* settings, handed to the server it starts. */
-function mallocTunables(): Record<string, string> {
+/** The bench's own MALLOC_* settings, handed to the server it starts (and named in its reports). */
+export function mallocTunables(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env))
     if (k.startsWith('MALLOC_') && v !== undefined) out[k] = v;
