@@ -161,6 +161,8 @@ export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<Rec
     { c: composeCase('grid3x3_640x360_ms', 3, 640, 360, 'crop', 0.7) },
     { c: composeCase('grid3x3_1280x720_ms', 3, 1280, 720, 'crop', 2.5) },
     { c: composeCase('grid2x2_640x360_ms', 2, 640, 360, 'crop') },
+    // The `low` profile's canvas: every tile shrinks 4x (area averaging, docs/engine-kernels.md).
+    { c: composeCase('grid2x2_320x180_ms', 2, 320, 180, 'crop') },
     { c: composeCase('grid3x3_640x360_letterbox_ms', 3, 640, 360, 'letterbox') },
     { c: composeCase('grid3x3_1280x720_letterbox_ms', 3, 1280, 720, 'letterbox') },
   ];
@@ -168,6 +170,7 @@ export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<Rec
     ['grid3x3_640x360', 3, 640, 360, 0.7],
     ['grid3x3_1280x720', 3, 1280, 720, 2.5],
     ['grid2x2_640x360', 2, 640, 360, undefined],
+    ['grid2x2_320x180', 2, 320, 180, undefined],
   ];
   const kernels = loadNativeScaler() === null ? ['ts'] : ['native', 'ts'];
   for (const [name, cols, w, h, target] of grids) {

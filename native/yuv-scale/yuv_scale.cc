@@ -1,4 +1,5 @@
-// Bilinear I420 scaling into a rectangle of a canvas, on Debian's libyuv.
+// I420 scaling into a rectangle of a canvas, on Debian's libyuv: bilinear, with the source
+// first halved by 2x2 averaging while it is more than twice the tile in both directions.
 //
 // One call scales the three planes of one tile. The caller (workers/media/engine/video/
 // scaler.ts) computes all geometry -- crop, letterbox placement, odd chroma sizes -- and
@@ -16,6 +17,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <vector>
 
 namespace {
 
@@ -64,6 +67,43 @@ bool BlockFits(int64_t offset, int64_t stride, int64_t width, int64_t height, si
   return offset + (height - 1) * stride + width <= static_cast<int64_t>(length);
 }
 
+// The halved levels of one plane. thread_local: a process may load the addon in more than one
+// thread. It only grows, to the largest source seen, so a steady tick allocates nothing.
+thread_local std::vector<uint8_t> scratch;
+
+// Bilinear alone reads 2x2 source samples per output sample whatever the ratio, so a tile
+// shrunk 3x or 4x (every tile of the 320x180 `low` composite, a 3x3 grid of 640x360
+// sources) is point-sampled: fine detail aliases and a 4x shrink keeps half the sensor's
+// noise instead of a quarter, which the profile's small encoder budget pays for in dropped frames
+// (docs/engine-kernels.md, "Area averaging"). Halving first with a rounded 2x2 box while
+// both axes shrink by more than 2x makes every output sample an average of the area it
+// covers (a mip-map), and leaves a flat colour exact. libyuv's own kFilterBox area path
+// would do it in one pass but truncates its averages (flat 92 -> 91).
+void ScaleArea(const uint8_t* src, int src_stride, int src_w, int src_h, uint8_t* dst, int dst_stride,
+               int dst_w, int dst_h) {
+  size_t need = 0;
+  for (int w = src_w, h = src_h; w > 2 * dst_w && h > 2 * dst_h;) {
+    w = (w + 1) / 2;
+    h = (h + 1) / 2;
+    need += static_cast<size_t>(w) * h;
+  }
+  if (scratch.size() < need) scratch.resize(need);
+  uint8_t* level = scratch.data();
+  while (src_w > 2 * dst_w && src_h > 2 * dst_h) {
+    const int w = (src_w + 1) / 2;
+    const int h = (src_h + 1) / 2;
+    // An even size takes libyuv's exact 1/2 path (rounded 2x2 box); an odd one its bilinear
+    // path at a ratio just under 2, which is a two-tap average too.
+    libyuv::ScalePlane(src, src_stride, src_w, src_h, level, w, w, h, libyuv::kFilterBilinear);
+    src = level;
+    src_stride = w;
+    src_w = w;
+    src_h = h;
+    level += static_cast<size_t>(w) * h;
+  }
+  libyuv::ScalePlane(src, src_stride, src_w, src_h, dst, dst_stride, dst_w, dst_h, libyuv::kFilterBilinear);
+}
+
 napi_value ReturnBool(napi_env env, bool value) {
   napi_value result = nullptr;
   napi_get_boolean(env, value, &result);
@@ -92,8 +132,7 @@ napi_value ScaleI420(napi_env env, napi_callback_info info) {
   }
   for (size_t p = 0; p < kPlanes; p++) {
     const int32_t* f = g + p * kPlaneFields;
-    libyuv::ScalePlane(src.data + f[0], f[1], f[2], f[3], dst.data + f[4], f[5], f[6], f[7],
-                       libyuv::kFilterBilinear);
+    ScaleArea(src.data + f[0], f[1], f[2], f[3], dst.data + f[4], f[5], f[6], f[7]);
   }
   return ReturnBool(env, true);
 }

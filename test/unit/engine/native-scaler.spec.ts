@@ -224,6 +224,38 @@ describeNative(title, () => {
     expect(failures).toEqual([]);
   });
 
+  it('averages the whole area a sample covers when a tile shrinks more than 2x (noise keeps its mean, loses its spread)', () => {
+    // Per-pixel noise in the luma, as a camera's sensor or the bench's busy pictures give:
+    // a 4x shrink that reads only 2x2 of each 4x4 block keeps half the spread; one that
+    // averages all 16 keeps a quarter. Deterministic LCG so a failure reproduces.
+    const src = createI420(640, 360);
+    fillI420(src, RED);
+    let seed = 12345;
+    for (let i = 0; i < 640 * 360; i++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      src.data[i] = 60 + (seed >>> 24) / 2; // 60..187, sd ~37
+    }
+    const spread = (d: Uint8Array, n: number): { mean: number; sd: number } => {
+      let sum = 0;
+      let sq = 0;
+      for (let i = 0; i < n; i++) {
+        sum += d[i];
+        sq += d[i] * d[i];
+      }
+      const mean = sum / n;
+      return { mean, sd: Math.sqrt(sq / n - mean * mean) };
+    };
+    const input = spread(src.data, 640 * 360);
+    const canvas = createI420(160, 90);
+    const scaler = new I420Scaler();
+    scaler.scaleInto(src, canvas, { x: 0, y: 0, w: 160, h: 90 }, 'crop');
+    const output = spread(canvas.data, 160 * 90);
+    expect(Math.abs(output.mean - input.mean)).toBeLessThan(1);
+    // 16-sample averages: sd / 4 (+ rounding); a 2x2 read would leave sd / 2.
+    expect(output.sd).toBeLessThan(input.sd * 0.3);
+    expect(scaler.nativeRejects).toBe(0);
+  });
+
   it('gives the same picture for Uint8Array and Uint8ClampedArray sources, with or without a byteOffset', () => {
     const src = smoothFrame(641, 481);
     const backing = new Uint8ClampedArray(src.data.length + 5);

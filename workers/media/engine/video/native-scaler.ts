@@ -3,7 +3,9 @@
  * (native/yuv-scale, built by scripts/setup.js). libyuv's bilinear scaler is SIMD code, ~3x
  * faster than the TypeScript passes on the compositor's 3x3 grids (docs/engine-kernels.md).
  * The addon is optional: when it is not built or libyuv is missing, loadNativeScaler()
- * returns null and the scaler keeps its TypeScript path with identical semantics.
+ * returns null and the scaler keeps its TypeScript path with the same geometry. One
+ * difference: for shrinks beyond 2x the addon averages the area each sample covers, the
+ * TypeScript kernel still reads 2x2 (docs/engine-kernels.md, "Area averaging").
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
