@@ -7,6 +7,7 @@ import {
   EGRESS_HLS_PLAYLIST,
   EGRESS_KEYFRAME_SECONDS,
   FINAL_EGRESS_STATES,
+  WORKER_CLOSE_TIMEOUT_MS,
   type EgressState,
   type EgressTarget,
 } from '../../workers/protocol/media';
@@ -17,9 +18,17 @@ import { Janitor } from '../cluster/janitor.service';
 import { NodeRegistry } from '../cluster/node-registry.service';
 import { RoomDirectory } from '../cluster/room-directory.service';
 import { SharedRecords } from '../cluster/shared-records';
-import { ConflictError, LimitReachedError, NotFoundError, UnavailableError } from '../common/errors';
+import {
+  ConflictError,
+  LimitReachedError,
+  NotFoundError,
+  UnavailableError,
+  WorkerClosedError,
+  WorkerTimeoutError,
+} from '../common/errors';
 import { Logger } from '../common/logger';
 import { MediaSupervisor } from '../media/media-supervisor.service';
+import type { MediaWorker } from '../media/media-worker';
 import { RedisService } from '../redis/redis.module';
 import { RoomsService } from '../rooms/rooms.service';
 import { SessionsService } from '../rooms/sessions.service';
@@ -44,6 +53,12 @@ const KEEP_FINISHED_MS = 24 * 3600 * 1000;
  */
 const HLS_CACHE_ENTRIES = 64;
 const HLS_PLAYLIST_CACHE_MS = 1000;
+/**
+ * The stop of an abandoned start may wait behind that start (the worker was behind) and a remux
+ * that takes its time to close: the worker's own close bound. Sent at most this many times.
+ */
+const ABANDONED_STOP_MS = WORKER_CLOSE_TIMEOUT_MS;
+const ABANDONED_STOP_ATTEMPTS = 5;
 /** Bus and Redis time on top of the hosting node's media worker request. */
 const FORWARD_MARGIN_MS = 5000;
 
@@ -228,10 +243,40 @@ export class EgressService implements OnModuleInit, OnApplicationShutdown {
     } catch (err) {
       this.log.error('egress could not start', { roomId, egressId: id, err });
       this.setState(record, 'failed', `could not start: ${(err as Error).message}`);
+      // No answer in time: the worker may still carry the start out when it catches up.
+      if (err instanceof WorkerTimeoutError) this.abandon(worker, roomId, id);
       throw err;
     }
     this.log.info('egress started', { roomId, egressId: id, type: body.type, profile, layout });
     return { ...record.view };
+  }
+
+  /**
+   * A start given up on is followed by a stop of that id, so that an encode the worker starts
+   * late does not stream on under a `failed` egress nobody can stop (found for recordings by the
+   * soak benchmark; egress has the same shape). IPC keeps the order, so the stop reaches the
+   * worker after the start: it stops a running egress, cancels one whose encode is still
+   * starting, or finds none (NotFoundError: the start failed there too). Sent again while
+   * unanswered, a bounded number of times.
+   */
+  private abandon(worker: MediaWorker, roomId: string, egressId: string): void {
+    const log = this.log.child({ roomId, egressId });
+    const attempt = async (n: number): Promise<void> => {
+      try {
+        await worker.request('egress.stop', { egressId }, ABANDONED_STOP_MS);
+        log.warn('the media worker had begun an egress start given up on; it is stopped');
+      } catch (err) {
+        if (err instanceof NotFoundError)
+          log.warn('an egress start given up on never ran in the media worker');
+        else if (err instanceof WorkerClosedError)
+          log.warn('the media worker of an egress start given up on is gone');
+        else if (n < ABANDONED_STOP_ATTEMPTS) {
+          log.warn('no answer to the stop of an abandoned egress start; sending it again', { err });
+          await attempt(n + 1);
+        } else log.error('the stop of an abandoned egress start was never answered', { err });
+      }
+    };
+    attempt(1).catch((err) => log.error('stopping an abandoned egress start failed', { err }));
   }
 
   async stop(id: string): Promise<EgressView> {

@@ -210,6 +210,21 @@ export function childPids(pid: number): number[] {
     .filter((n) => Number.isInteger(n) && n > 0);
 }
 
+/** The ffmpeg children of a process with their command lines (Linux /proc). */
+export function ffmpegChildren(pid: number): { pid: number; cmdline: string }[] {
+  const out: { pid: number; cmdline: string }[] = [];
+  for (const child of childPids(pid)) {
+    let argv: string[];
+    try {
+      argv = fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // exited between the listing and the read
+    }
+    if (path.basename(argv[0]) === 'ffmpeg') out.push({ pid: child, cmdline: argv.join(' ') });
+  }
+  return out;
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

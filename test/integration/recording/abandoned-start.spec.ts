@@ -7,27 +7,12 @@ import { MediaSupervisor } from '../../../src/media/media-supervisor.service';
 import { adminFetch, api, createRoom } from '../../helpers/api';
 import { frameContainsColour, rgbToYuv } from '../../helpers/media-analysis';
 import { RED, useLiveServer } from '../../helpers/live-room';
-import { childPids } from '../../helpers/server';
+import { ffmpegChildren } from '../../helpers/server';
 import { waitFor } from '../../helpers/signal';
 import { probeStreams } from './media-fixtures';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The ffmpeg children of a process with their command lines (Linux /proc). */
-function ffmpegChildren(pid: number): { pid: number; cmdline: string }[] {
-  const out: { pid: number; cmdline: string }[] = [];
-  for (const child of childPids(pid)) {
-    let argv: string[];
-    try {
-      argv = fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue; // exited between the listing and the read
-    }
-    if (path.basename(argv[0]) === 'ffmpeg') out.push({ pid: child, cmdline: argv.join(' ') });
-  }
-  return out;
-}
 
 /** Polls `get` (one call at a time) until it returns a value. */
 async function poll<T>(get: () => Promise<T | null>, timeoutMs: number, what: string): Promise<T> {

@@ -8,7 +8,7 @@ import type {
   MediaNotificationMap,
   RoomMediaSettings,
 } from '../../../workers/protocol/media';
-import { childPids } from '../../helpers/server';
+import { ffmpegChildren } from '../../helpers/server';
 import { waitFor } from '../../helpers/signal';
 import { listSegments, probeStreams, tempRecordingsDir } from './media-fixtures';
 
@@ -26,18 +26,9 @@ const settings: RoomMediaSettings = {
   qualityShedding: false,
 };
 
-/** Command lines of the ffmpeg children of a process (Linux /proc). */
-function ffmpegChildren(pid: number): string[] {
-  const out: string[] = [];
-  for (const child of childPids(pid)) {
-    try {
-      const argv = fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0');
-      if (path.basename(argv[0]) === 'ffmpeg') out.push(argv.join(' '));
-    } catch {
-      // exited between the listing and the read
-    }
-  }
-  return out;
+/** Command lines of the ffmpeg children of a process. */
+function ffmpegCommands(pid: number): string[] {
+  return ffmpegChildren(pid).map((c) => c.cmdline);
 }
 
 /**
@@ -84,14 +75,14 @@ describe('captures in a real media worker', () => {
     const pid = worker.pid as number;
     await worker.request('recording.start', startReq('rec_orphan01'));
     await sleep(2500);
-    expect(ffmpegChildren(pid)).toEqual([expect.stringContaining('rec_orphan01')]);
+    expect(ffmpegCommands(pid)).toEqual([expect.stringContaining('rec_orphan01')]);
 
     // The control plane gave up on rec_orphan01 and never stopped it; its next start replaces it.
     await worker.request('recording.start', startReq('rec_next0001'));
     expect(ended).toEqual([
       { recordingId: 'rec_orphan01', interrupted: false, reason: 'stopped', detail: 'stopped' },
     ]);
-    expect(ffmpegChildren(pid)).toEqual([expect.stringContaining('rec_next0001')]);
+    expect(ffmpegCommands(pid)).toEqual([expect.stringContaining('rec_next0001')]);
     // The replaced capture's last segment was closed: what it recorded is playable.
     const segments = await listSegments(path.join(root, 'rec_orphan01'));
     expect(segments.length).toBeGreaterThanOrEqual(2);
@@ -105,7 +96,7 @@ describe('captures in a real media worker', () => {
     expect(await worker.request('recording.stop', { recordingId: 'rec_next0001' })).toEqual({
       interrupted: false,
     });
-    await waitFor(() => ffmpegChildren(pid).length === 0, 15000, 'no capture ffmpeg left');
+    await waitFor(() => ffmpegCommands(pid).length === 0, 15000, 'no capture ffmpeg left');
   });
 
   it('a stop sent right behind its start ends the capture as soon as it is up; the room records again', async () => {
@@ -117,7 +108,7 @@ describe('captures in a real media worker', () => {
     expect(await stop).toEqual({ interrupted: expect.any(Boolean) });
     expect(await start).toBeInstanceOf(RecordingCancelledError);
     expect(ended.map((e) => [e.recordingId, e.reason])).toEqual([['rec_abandon1', 'stopped']]);
-    await waitFor(() => ffmpegChildren(pid).length === 0, 15000, 'the cancelled capture ffmpeg to exit');
+    await waitFor(() => ffmpegCommands(pid).length === 0, 15000, 'the cancelled capture ffmpeg to exit');
 
     await worker.request('recording.start', startReq('rec_after001'));
     await sleep(2500);
@@ -138,6 +129,6 @@ describe('captures in a real media worker', () => {
     expect(await stop).toEqual({ interrupted: expect.any(Boolean) });
     await start;
     expect(ended.map((e) => e.recordingId)).toEqual(['rec_forgot01', 'rec_giveup1']);
-    await waitFor(() => ffmpegChildren(pid).length === 0, 15000, 'no capture ffmpeg left');
+    await waitFor(() => ffmpegCommands(pid).length === 0, 15000, 'no capture ffmpeg left');
   });
 });

@@ -60,6 +60,14 @@ export class EgressHub {
   private readonly byEgress = new Map<string, EncodeGroup>();
   /** Encodes being started: a second egress of the same profile waits for the same one. */
   private readonly startingGroups = new Map<string, Promise<EncodeGroup>>();
+  /**
+   * Egresses whose start waits for their encode, and those of them a stop has reached meanwhile.
+   * Requests run concurrently here, so a stop that follows its start (the control plane's
+   * compensating stop of a start it gave up on) can arrive before the start has anything to
+   * stop: it is answered at once and the start ends instead of attaching its destination.
+   */
+  private readonly startingEgresses = new Set<string>();
+  private readonly cancelledStarts = new Set<string>();
 
   constructor(
     private readonly log: Logger,
@@ -72,7 +80,8 @@ export class EgressHub {
   }
 
   async start(req: MediaRequestMap['egress.start']['req']): Promise<void> {
-    if (this.byEgress.has(req.egressId)) throw new ConflictError(`egress ${req.egressId} already exists`);
+    if (this.byEgress.has(req.egressId) || this.startingEgresses.has(req.egressId))
+      throw new ConflictError(`egress ${req.egressId} already exists`);
     const key = `${req.profile}:${req.layout ?? 'room'}`;
     const existing = this.groups.get(key);
     const fresh = !existing || existing.ending !== null;
@@ -86,7 +95,20 @@ export class EgressHub {
         );
         this.startingGroups.set(key, pending);
       }
-      g = await pending;
+      this.startingEgresses.add(req.egressId);
+      try {
+        g = await pending;
+      } catch (err) {
+        this.cancelledStarts.delete(req.egressId);
+        throw err;
+      } finally {
+        this.startingEgresses.delete(req.egressId);
+      }
+      if (this.cancelledStarts.delete(req.egressId)) {
+        // An encode started for nobody stops again (a shared one keeps its other destinations).
+        if (g.destinations.size === 0) void this.endGroup(g);
+        throw new ConflictError(`egress ${req.egressId} was stopped while starting`);
+      }
     }
     if (this.byEgress.has(req.egressId)) throw new ConflictError(`egress ${req.egressId} already exists`);
     const log = this.log.child({
@@ -110,6 +132,11 @@ export class EgressHub {
   }
 
   async stop(egressId: string): Promise<void> {
+    if (this.startingEgresses.has(egressId)) {
+      this.cancelledStarts.add(egressId);
+      this.log.info('egress stopped while its encode was starting', { egressId });
+      return;
+    }
     const g = this.byEgress.get(egressId);
     const dest = g?.destinations.get(egressId);
     if (!g || !dest) throw new NotFoundError(`egress ${egressId} is not running in this room`);

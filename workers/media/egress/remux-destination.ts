@@ -3,6 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { EgressState, EgressTarget } from '../../protocol/media';
 import { EGRESS_HLS_PLAYLIST } from '../../protocol/media';
+import { ConflictError } from '../../kernel/errors';
 import type { Logger } from '../../kernel/logger';
 import { settlesWithin, terminate } from '../../kernel/process-control';
 import type { TsFanout } from './ts-fanout';
@@ -48,6 +49,8 @@ export class RemuxDestination {
 
   async start(): Promise<void> {
     if (this.target.type === 'hls') await fs.mkdir(this.target.dir, { recursive: true });
+    // A stop that came while the folder was made has already reported `stopped`: no remux.
+    if (this.stopping) throw new ConflictError(`egress ${this.id} was stopped while starting`);
     this.spawnRemux();
   }
 
