@@ -304,6 +304,55 @@ describe('DownlinkController for a shared stream (receiver-side estimate, RTP-le
     expect(lossy[lossy.length - 1]).toBe('low');
   });
 
+  /** Windows measured on a 300 kbit/s link (bench shared-300, per-window log): [sent, REMB, lost, NACK/s]. */
+  const measured = (rows: [number, number, number, number][]): DownlinkSample[] =>
+    rows.map(([sent, remb, lost, nack]) => ({ ...rx(sent, remb, lost), nackPerSec: nack }));
+
+  it('NACKs count as loss before the receiver reports do: the narrowing is met ~2 s sooner', () => {
+    const r = shared();
+    feed(r, rx(590, 1000), 10, 'standard');
+    // The link narrows: REMB falls at once, the client NACKs, its reports still say 0 lost.
+    const drop = measured([
+      [521, 216, 0, 23],
+      [564, 195, 0, 66],
+      [724, 193, 0.043, 74],
+      [604, 193, 0.95, 68],
+      [589, 193, 0.043, 46],
+      [531, 193, 0.8, 66],
+    ]);
+    const seen = drop.map((w) => feed(r, w, 1, 'standard')[0]);
+    // Shortfall from the first window, a step after 3 s of it: the 4th window (was the 6th).
+    expect(seen.indexOf('low')).toBe(3);
+  });
+
+  it('a failed probe is taken back on the NACKs even while the reports flip between 0 and 94 % lost', () => {
+    const r = shared();
+    feed(r, rx(590, 1000), 10, 'standard');
+    feed(r, rx(590, 200, 0.4), 6, 'standard'); // narrow: down to low
+    expect(r.c.served('standard')).toBe('low');
+    const probed = feed(r, rx(160, 150), 20, 'standard'); // a probe after 15 s calm
+    expect(probed[probed.length - 1]).toBe('standard');
+    const probe = measured([
+      [603, 153, 0, 18],
+      [523, 153, 0, 58],
+      [577, 153, 0.94, 68],
+      [694, 153, 0, 56],
+      [573, 153, 0.078, 78],
+      [585, 153, 0.078, 54],
+    ]);
+    const seen = probe.map((w) => feed(r, w, 1, 'standard')[0]);
+    // 2 s of shortfall from the first window: back on low at the 3rd (was the 8th).
+    expect(seen.indexOf('low')).toBe(2);
+  });
+
+  it('a few NACKs on a link whose REMB covers the stream (5 % random loss) are no shortfall, and no headroom either', () => {
+    const r = shared();
+    const seen = feed(r, { ...rx(590, 900, 0.05), nackPerSec: 5 }, 30, 'standard');
+    expect(new Set(seen)).toEqual(new Set(['standard']));
+    // Many NACKs with a REMB above the need: not judged down (REMB says the rate fits), not calm.
+    expect(r.c.verdict({ ...rx(590, 900), nackPerSec: 40 }, 'standard')).toBe('neutral');
+  });
+
   it('after a step up on a freed link, the REMB ramping up behind the new stream does not take it back', () => {
     const r = shared();
     feed(r, rx(590, 800), 10, 'standard');
