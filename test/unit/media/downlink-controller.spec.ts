@@ -307,12 +307,15 @@ describe('DownlinkController for a shared stream (receiver-side estimate, RTP-le
   /** Windows measured on a 300 kbit/s link (bench shared-300, per-window log): [sent, REMB, lost, NACK/s]. */
   const measured = (rows: [number, number, number, number][]): DownlinkSample[] =>
     rows.map(([sent, remb, lost, nack]) => ({ ...rx(sent, remb, lost), nackPerSec: nack }));
+  /** Feeds the windows one a second; what was served after each. */
+  const replay = (r: Run, rows: [number, number, number, number][]): DownlinkProfile[] =>
+    measured(rows).map((w) => feed(r, w, 1, 'standard')[0]);
 
   it('NACKs count as loss before the receiver reports do: the narrowing is met ~2 s sooner', () => {
     const r = shared();
     feed(r, rx(590, 1000), 10, 'standard');
     // The link narrows: REMB falls at once, the client NACKs, its reports still say 0 lost.
-    const drop = measured([
+    const seen = replay(r, [
       [521, 216, 0, 23],
       [564, 195, 0, 66],
       [724, 193, 0.043, 74],
@@ -320,7 +323,6 @@ describe('DownlinkController for a shared stream (receiver-side estimate, RTP-le
       [589, 193, 0.043, 46],
       [531, 193, 0.8, 66],
     ]);
-    const seen = drop.map((w) => feed(r, w, 1, 'standard')[0]);
     // Shortfall from the first window, a step after 3 s of it: the 4th window (was the 6th).
     expect(seen.indexOf('low')).toBe(3);
   });
@@ -332,7 +334,7 @@ describe('DownlinkController for a shared stream (receiver-side estimate, RTP-le
     expect(r.c.served('standard')).toBe('low');
     const probed = feed(r, rx(160, 150), 20, 'standard'); // a probe after 15 s calm
     expect(probed[probed.length - 1]).toBe('standard');
-    const probe = measured([
+    const seen = replay(r, [
       [603, 153, 0, 18],
       [523, 153, 0, 58],
       [577, 153, 0.94, 68],
@@ -340,7 +342,6 @@ describe('DownlinkController for a shared stream (receiver-side estimate, RTP-le
       [573, 153, 0.078, 78],
       [585, 153, 0.078, 54],
     ]);
-    const seen = probe.map((w) => feed(r, w, 1, 'standard')[0]);
     // 2 s of shortfall from the first window: back on low at the 3rd (was the 8th).
     expect(seen.indexOf('low')).toBe(2);
   });
