@@ -66,7 +66,7 @@ export class EgressHub {
    * compensating stop of a start it gave up on) can arrive before the start has anything to
    * stop: it is answered at once and the start ends instead of attaching its destination.
    */
-  private readonly startingEgresses = new Set<string>();
+  private readonly startingEgresses = new Map<string, string>();
   private readonly cancelledStarts = new Set<string>();
 
   constructor(
@@ -95,7 +95,7 @@ export class EgressHub {
         );
         this.startingGroups.set(key, pending);
       }
-      this.startingEgresses.add(req.egressId);
+      this.startingEgresses.set(req.egressId, key);
       try {
         g = await pending;
       } catch (err) {
@@ -105,8 +105,10 @@ export class EgressHub {
         this.startingEgresses.delete(req.egressId);
       }
       if (this.cancelledStarts.delete(req.egressId)) {
-        // An encode started for nobody stops again (a shared one keeps its other destinations).
-        if (g.destinations.size === 0) void this.endGroup(g);
+        // An encode started for nobody stops again (one that serves other destinations, or
+        // that another start of the same profile still waits for, goes on).
+        const awaited = [...this.startingEgresses.values()].includes(key);
+        if (g.destinations.size === 0 && !awaited) void this.endGroup(g);
         throw new ConflictError(`egress ${req.egressId} was stopped while starting`);
       }
     }
