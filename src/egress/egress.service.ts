@@ -7,7 +7,6 @@ import {
   EGRESS_HLS_PLAYLIST,
   EGRESS_KEYFRAME_SECONDS,
   FINAL_EGRESS_STATES,
-  WORKER_CLOSE_TIMEOUT_MS,
   type EgressState,
   type EgressTarget,
 } from '../../workers/protocol/media';
@@ -28,7 +27,7 @@ import {
 } from '../common/errors';
 import { Logger } from '../common/logger';
 import { MediaSupervisor } from '../media/media-supervisor.service';
-import type { MediaWorker } from '../media/media-worker';
+import { ABANDONED_STOP_ATTEMPTS, ABANDONED_STOP_MS, type MediaWorker } from '../media/media-worker';
 import { RedisService } from '../redis/redis.module';
 import { RoomsService } from '../rooms/rooms.service';
 import { SessionsService } from '../rooms/sessions.service';
@@ -53,12 +52,6 @@ const KEEP_FINISHED_MS = 24 * 3600 * 1000;
  */
 const HLS_CACHE_ENTRIES = 64;
 const HLS_PLAYLIST_CACHE_MS = 1000;
-/**
- * The stop of an abandoned start may wait behind that start (the worker was behind) and a remux
- * that takes its time to close: the worker's own close bound. Sent at most this many times.
- */
-const ABANDONED_STOP_MS = WORKER_CLOSE_TIMEOUT_MS;
-const ABANDONED_STOP_ATTEMPTS = 5;
 /** Bus and Redis time on top of the hosting node's media worker request. */
 const FORWARD_MARGIN_MS = 5000;
 

@@ -9,7 +9,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { OUTPUT_PROFILES, WORKER_CLOSE_TIMEOUT_MS } from '../../workers/protocol/media';
+import { OUTPUT_PROFILES } from '../../workers/protocol/media';
 import {
   DISK_FULL,
   FINAL_RECORDING_STATES,
@@ -32,7 +32,7 @@ import { Janitor } from '../cluster/janitor.service';
 import { NodeRegistry } from '../cluster/node-registry.service';
 import { RoomDirectory } from '../cluster/room-directory.service';
 import { MediaSupervisor } from '../media/media-supervisor.service';
-import type { MediaWorker } from '../media/media-worker';
+import { ABANDONED_STOP_ATTEMPTS, ABANDONED_STOP_MS, type MediaWorker } from '../media/media-worker';
 import { REDIS_URL } from '../redis/redis.module';
 import { RoomsService } from '../rooms/rooms.service';
 import { SessionsService } from '../rooms/sessions.service';
@@ -45,13 +45,6 @@ const QUEUE_CALL_MS = 3000;
 const FINALIZE_RETRY_MS = 5000;
 /** Part of the shutdown bound (SHUTDOWN_TIMEOUT_MS) given to stopping captures. */
 const SHUTDOWN_STOP_MS = 6000;
-/**
- * The compensating stop of an abandoned start may wait behind that start and a graceful stop
- * (ffmpeg flushes for up to 15 s, then SIGTERM and 5 s more): the worker's own close bound.
- */
-const ABANDONED_STOP_MS = WORKER_CLOSE_TIMEOUT_MS;
-/** Compensating stops sent before giving up on an answer (the capture still ends: see abandon()). */
-const ABANDONED_STOP_ATTEMPTS = 5;
 
 /** What became of the capture of a start the control plane gave up on. */
 type AbandonedOutcome =

@@ -61,13 +61,12 @@ export class EgressHub {
   /** Encodes being started: a second egress of the same profile waits for the same one. */
   private readonly startingGroups = new Map<string, Promise<EncodeGroup>>();
   /**
-   * Egresses whose start waits for their encode, and those of them a stop has reached meanwhile.
+   * Egresses whose start waits for their encode (its key), marked when a stop reaches them.
    * Requests run concurrently here, so a stop that follows its start (the control plane's
    * compensating stop of a start it gave up on) can arrive before the start has anything to
    * stop: it is answered at once and the start ends instead of attaching its destination.
    */
-  private readonly startingEgresses = new Map<string, string>();
-  private readonly cancelledStarts = new Set<string>();
+  private readonly startingEgresses = new Map<string, { key: string; cancelled: boolean }>();
 
   constructor(
     private readonly log: Logger,
@@ -95,19 +94,17 @@ export class EgressHub {
         );
         this.startingGroups.set(key, pending);
       }
-      this.startingEgresses.set(req.egressId, key);
+      const starting = { key, cancelled: false };
+      this.startingEgresses.set(req.egressId, starting);
       try {
         g = await pending;
-      } catch (err) {
-        this.cancelledStarts.delete(req.egressId);
-        throw err;
       } finally {
         this.startingEgresses.delete(req.egressId);
       }
-      if (this.cancelledStarts.delete(req.egressId)) {
+      if (starting.cancelled) {
         // An encode started for nobody stops again (one that serves other destinations, or
         // that another start of the same profile still waits for, goes on).
-        const awaited = [...this.startingEgresses.values()].includes(key);
+        const awaited = [...this.startingEgresses.values()].some((s) => s.key === key);
         if (g.destinations.size === 0 && !awaited) void this.endGroup(g);
         throw new ConflictError(`egress ${req.egressId} was stopped while starting`);
       }
@@ -134,8 +131,9 @@ export class EgressHub {
   }
 
   async stop(egressId: string): Promise<void> {
-    if (this.startingEgresses.has(egressId)) {
-      this.cancelledStarts.add(egressId);
+    const starting = this.startingEgresses.get(egressId);
+    if (starting) {
+      starting.cancelled = true;
       this.log.info('egress stopped while its encode was starting', { egressId });
       return;
     }
