@@ -23,6 +23,8 @@ const STOP_GRACE_MS = 6_000;
  * write its whole log there (server.log), for looking into a result.
  */
 const KEEP_DIR = process.env.BENCH_KEEP_SERVER_DIR === '1';
+/** BENCH_LOG_LEVEL=info: the server logs its decisions too (with BENCH_KEEP_SERVER_DIR, to read them). */
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
 
 export class ServerProcess implements ServerEndpoint {
   url = '';
@@ -60,7 +62,7 @@ export class ServerProcess implements ServerEndpoint {
         RECORDINGS_DIR: path.join(this.dir, 'recordings'),
         // Several servers run at once: RTMP ingest only where a test asks for it (a free port).
         RTMP_PORT: '0',
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: LOG_LEVEL,
         ADMIN_API_KEY: this.adminApiKey,
         JWT_SECRET: randomBytes(32).toString('hex'),
         // The load generator is one client address joining dozens of times a minute.

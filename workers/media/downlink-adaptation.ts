@@ -25,7 +25,20 @@ export interface AdaptiveMember {
    * send-side estimate of a peer connection that encodes for this member alone.
    */
   readonly downlinkEstimate?: 'sender' | 'receiver';
+  /**
+   * A bandwidth probe by padding (`canPad`: RTP-level members that send video with RTX): `kbps`
+   * on top of what is sent, for up to `maxMs`; false when it could not start. Without it a step
+   * up is tried with the stream itself (libwebrtc's own encoder ramps into it).
+   */
+  readonly canPad?: boolean;
+  startPadding?(kbps: number, maxMs: number): boolean;
+  stopPadding?(): void;
 }
+
+/** How long a padding probe runs before its step is taken (DownlinkControllerOptions.paddingProbeMs). */
+const PADDING_PROBE_MS = 3000;
+/** The sender's own bound on a probe: ends it if this side never says so (a window lost, a stall). */
+const PADDING_MAX_MS = PADDING_PROBE_MS + 2 * WINDOW_MS;
 
 export interface DownlinkAdaptationHooks {
   /** The members to sample this window (peer-connection members; ceiling() says which adapt). */
@@ -84,7 +97,9 @@ export class DownlinkAdaptation {
 
   /** Adaptation starts over for `id` (a new request, a pin or unpin): no cap until it measures again. */
   reset(id: string): void {
+    const probing = this.entries.get(id)?.controller.probe ?? null;
     this.entries.get(id)?.controller.reset();
+    if (probing) for (const m of this.hooks.members()) if (m.id === id) m.stopPadding?.();
   }
 
   remove(id: string): void {
@@ -117,7 +132,14 @@ export class DownlinkAdaptation {
   private entry(m: AdaptiveMember): Entry {
     let e = this.entries.get(m.id);
     if (!e) {
-      const opts = m.downlinkEstimate === 'receiver' ? { ...this.opts, receiverEstimate: true } : this.opts;
+      const opts =
+        m.downlinkEstimate === 'receiver'
+          ? {
+              ...this.opts,
+              receiverEstimate: true,
+              paddingProbeMs: m.canPad === true ? PADDING_PROBE_MS : undefined,
+            }
+          : this.opts;
       e = { controller: new DownlinkController(opts), reader: new DownlinkStatsReader() };
       this.entries.set(m.id, e);
     }
@@ -160,9 +182,47 @@ export class DownlinkAdaptation {
     const ceiling = this.hooks.ceiling(m.id);
     if (!s || ceiling === null || !this.enabled || this.entries.get(m.id) !== e) return;
     s.expectedFps = this.hooks.expectedFps(m.id);
+    const probing = e.controller.probe;
     const step = e.controller.update(s, ceiling, performance.now());
     if (e.controller.lastVerdict === 'shortfall') this.limited.add(m.id);
     else this.limited.delete(m.id);
+    this.followProbe(m, probing, e.controller.probe, step, s);
     if (step) this.hooks.onStep(m.id, step, s);
+  }
+
+  /** Starts or stops the member's padding as its controller's probe began or ended. */
+  private followProbe(
+    m: AdaptiveMember,
+    before: DownlinkController['probe'],
+    after: DownlinkController['probe'],
+    step: DownlinkStep | null,
+    s: DownlinkSample,
+  ): void {
+    if (before === null && after !== null) {
+      const started = m.startPadding?.(after.kbps, PADDING_MAX_MS) ?? false;
+      this.log.info('downlink probe started', {
+        participantId: m.id,
+        profile: after.profile,
+        paddingKbps: after.kbps,
+        started,
+        estimateKbps: s.estimateKbps,
+      });
+    } else if (before !== null && after === null) {
+      m.stopPadding?.();
+      this.log.info('downlink probe ended', {
+        participantId: m.id,
+        profile: before.profile,
+        outcome:
+          step === 'up'
+            ? 'step-up'
+            : s.probeAborted === true || this.entries.get(m.id)?.controller.lastVerdict !== 'calm'
+              ? 'failed'
+              : 'cancelled',
+        estimateKbps: s.estimateKbps,
+        fractionLost: s.fractionLost,
+        nackPerSec: s.nackPerSec,
+        abortedBySender: s.probeAborted === true,
+      });
+    }
   }
 }

@@ -23,6 +23,8 @@ export interface RawStat {
   framesSent?: number;
   pliCount?: number;
   qualityLimitationReason?: string;
+  /** Ours (RTP-level members): padding probes the sender stopped when media sent during them was lost. */
+  paddingProbesAborted?: number;
   /** inbound-rtp (the participant's uplink, uplink-monitor.ts) */
   bytesReceived?: number;
   headerBytesReceived?: number;
@@ -46,6 +48,7 @@ interface Counters {
   nacks: number;
   plis: number;
   frames: number;
+  probesAborted: number;
 }
 
 /**
@@ -65,6 +68,7 @@ export class DownlinkStatsReader {
     bandwidthLimited: false,
     sentFps: 0,
     expectedFps: null,
+    probeAborted: false,
   };
 
   /** `stats`: every entry of one report; `now`: when it was taken (ms). */
@@ -76,6 +80,7 @@ export class DownlinkStatsReader {
     let nacks = 0;
     let plis = 0;
     let frames = 0;
+    let probesAborted = 0;
     let lost: number | null = null;
     let rtt: number | null = null;
     let limited = false;
@@ -94,6 +99,7 @@ export class DownlinkStatsReader {
           bytes += (s.bytesSent ?? 0) + (s.headerBytesSent ?? 0);
           nacks += s.nackCount ?? 0;
           plis += s.pliCount ?? 0;
+          probesAborted += s.paddingProbesAborted ?? 0;
           if ((s.kind ?? s.mediaType) === 'video') {
             frames += s.framesSent ?? 0;
             if (s.qualityLimitationReason === 'bandwidth') limited = true;
@@ -108,7 +114,7 @@ export class DownlinkStatsReader {
     const estimate =
       (selectedId !== undefined ? pairEstimates.get(selectedId) : undefined) ?? nominatedEstimate;
     const prev = this.prev;
-    this.prev = { at: now, bytes, nacks, plis, frames };
+    this.prev = { at: now, bytes, nacks, plis, frames, probesAborted };
     if (!prev || now <= prev.at) return null;
     const seconds = (now - prev.at) / 1000;
     const out = this.sample;
@@ -122,6 +128,7 @@ export class DownlinkStatsReader {
     out.fractionLost = lost;
     out.rttMs = rtt;
     out.bandwidthLimited = limited;
+    out.probeAborted = probesAborted > prev.probesAborted;
     return out;
   }
 }

@@ -301,6 +301,19 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
   /** Its estimate is the client's REMB; it is sent a shared stream (see AdaptiveMember). */
   readonly downlinkEstimate = 'receiver' as const;
 
+  /** Steps up are probed with padding on its video line's RTX stream (RtpSendStream.startPadding). */
+  get canPad(): boolean {
+    return this.sendsVideo && this.peer.canPadVideo;
+  }
+
+  startPadding(kbps: number, maxMs: number): boolean {
+    return this.peer.startVideoPadding(kbps, maxMs);
+  }
+
+  stopPadding(): void {
+    this.peer.stopVideoPadding();
+  }
+
   /** Whether its offer receives video (a WHIP publisher's does not). */
   get hasVideoDownlink(): boolean {
     return this.sendsVideo;
@@ -355,6 +368,7 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
         bytesSent: st.bytesSent,
         framesSent: kind === 'video' ? st.framesSent : undefined,
         nackCount: st.nacksReceived,
+        paddingProbesAborted: st.paddingProbesAborted,
       });
       out.push({
         id: `rin-${kind}`,

@@ -20,6 +20,11 @@ import type { TestClient } from '../../helpers/wrtc-client';
  * (reason `bandwidth`) while the link is narrow, its picture keeps coming at the smaller size,
  * and it is stepped back to `standard` once the link is free. Timings are the benchmark's
  * (bench adaptive-downlink). Needs root (ip netns, tc).
+ *
+ * The same runs with VIDEO_ENCODE=shared (issue #17): the receiver is then an RTP-level member
+ * switched between the profiles' shared encodes, and a step up it is not vouched for is first
+ * tried with padding on its RTX stream (a padding probe); the way back to `standard` must go
+ * through one that the link carried.
  */
 interface ViewerLine {
   stage?: string;
@@ -43,18 +48,26 @@ interface ViewerLine {
       link = createShapedLink('dl', '10.233');
     });
 
-    afterAll(async () => {
+    afterAll(() => link?.destroy());
+
+    afterEach(async () => {
       viewer?.kill('SIGTERM');
-      await Promise.all(clients.map((c) => c.close()));
+      viewer = null;
+      await Promise.all(clients.splice(0).map((c) => c.close()));
       await node?.stop();
-      link?.destroy();
+      node = null;
     });
 
-    it('steps a receiver whose link narrows down to low (profile-changed, bandwidth), keeps its picture coming, and back up once the link is free', async () => {
+    /** The scenario, on a server with `env` added; returns the server's log lines. */
+    const narrowThenFree = async (env: Record<string, string>, roomId: string): Promise<string[]> => {
       const port = await freePort();
       // A short recovery time keeps the test bounded; the mechanism is the same as with 15 s.
-      node = await spawnServer({ HOST: link.hostIp, PORT: String(port), DOWNLINK_RECOVER_MS: '8000' });
-      const roomId = 'downlink';
+      node = await spawnServer({
+        HOST: link.hostIp,
+        PORT: String(port),
+        DOWNLINK_RECOVER_MS: '8000',
+        ...env,
+      });
       await ensureRoom(node, roomId);
       for (const [name, colour] of [
         ['red', RED],
@@ -148,6 +161,34 @@ interface ViewerLine {
         'standard pictures again',
       ).catch(stuck);
       expect(events()[events().length - 1]).toMatchObject({ reason: 'bandwidth', requested: 'standard' });
+      link.shape(3000);
+      return [...node.lines];
+    };
+
+    it('steps a receiver whose link narrows down to low (profile-changed, bandwidth), keeps its picture coming, and back up once the link is free', async () => {
+      await narrowThenFree({}, 'downlink');
+    }, 150_000);
+
+    it('the same with shared encodes: the receiver switches streams, and goes back up through a padding probe the link carried', async () => {
+      const lines = await narrowThenFree({ VIDEO_ENCODE: 'shared' }, 'downlink-shared');
+      const logged = (msg: string) =>
+        lines
+          .filter((l) => l.includes(`"msg":"${msg}"`))
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const steps = logged('downlink adaptation step');
+      expect(steps.map((l) => l.step)).toEqual(expect.arrayContaining(['down', 'up']));
+      const ended = logged('downlink probe ended');
+      const started = logged('downlink probe started');
+      expect(started.length).toBeGreaterThanOrEqual(1);
+      expect(started[0]).toMatchObject({ profile: 'standard', started: true });
+      expect(started[0].paddingKbps).toBeGreaterThan(0);
+      // The step back up came from a probe that ended in it, logged just before the step.
+      const lastIndex = (text: string) => lines.map((l) => l.includes(text)).lastIndexOf(true);
+      const lastUp = lastIndex('"step":"up"');
+      const probeUp = lastIndex('"outcome":"step-up"');
+      expect(probeUp).toBeGreaterThanOrEqual(0);
+      expect(probeUp).toBeLessThan(lastUp);
+      expect(ended[ended.length - 1]).toMatchObject({ profile: 'standard', outcome: 'step-up' });
     }, 150_000);
   },
 );

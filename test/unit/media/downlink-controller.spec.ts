@@ -370,6 +370,95 @@ describe('DownlinkController for a shared stream (receiver-side estimate, RTP-le
   });
 });
 
+describe('DownlinkController with padding probes (RTP-level members that can pad)', () => {
+  const PROBE_MS = 3000;
+  const padded = (): Run => ({
+    c: new DownlinkController({
+      ...DEFAULT_DOWNLINK_OPTIONS,
+      receiverEstimate: true,
+      paddingProbeMs: PROBE_MS,
+    }),
+    t: 0,
+    served: [],
+  });
+  const rx = (sent: number, remb: number, fractionLost = 0, nackPerSec = 0): DownlinkSample =>
+    link(remb, { sentKbps: sent, fractionLost, nackPerSec, sentFps: 15, expectedFps: 15 });
+  /** Down to low on a narrow link, then calm on low until just before the first probe. */
+  const onLow = (): Run => {
+    const r = padded();
+    feed(r, rx(590, 800), 10, 'standard');
+    feed(r, rx(590, 250, 0.4), 6, 'standard');
+    expect(r.c.served('standard')).toBe('low');
+    return r;
+  };
+  const full = DEFAULT_DOWNLINK_OPTIONS.fullKbps;
+
+  it('an unvouched step up is first a probe with padding up to the next rung; a probe that carries is stepped on', () => {
+    const r = onLow();
+    let probeAt = -1;
+    for (let i = 0; i < 30 && probeAt < 0; i++) {
+      feed(r, rx(160, 240), 1, 'standard');
+      if (r.c.probe) probeAt = i;
+    }
+    expect(probeAt).toBeGreaterThan(10); // after the hold, not at once
+    expect(r.c.probe).toEqual({ profile: 'standard', kbps: full.standard - full.low });
+    expect(r.c.served('standard')).toBe('low'); // nothing switched yet
+    // The link carries the padding: no loss, REMB still below standard's need.
+    const during = feed(r, rx(590, 300), 3, 'standard');
+    expect(during.slice(0, 2)).toEqual(['low', 'low']);
+    expect(during[2]).toBe('standard');
+    expect(r.c.probe).toBeNull();
+  });
+
+  it('a REMB that comes to vouch for the next rung during the probe takes the step at once', () => {
+    const r = onLow();
+    while (!r.c.probe) feed(r, rx(160, 240), 1, 'standard');
+    const seen = feed(r, rx(590, DEFAULT_DOWNLINK_OPTIONS.needKbps.standard + 10), 1, 'standard');
+    expect(seen).toEqual(['standard']);
+  });
+
+  it('a probe that loses (NACKs, loss, or the sender stopping it) takes no step; the next waits another hold of calm', () => {
+    for (const failing of [rx(590, 240, 0, 40), rx(590, 240, 0.2), { ...rx(590, 240), probeAborted: true }]) {
+      const r = onLow();
+      let calm = 0;
+      while (!r.c.probe) {
+        feed(r, rx(160, 240), 1, 'standard');
+        calm++;
+      }
+      expect(feed(r, failing, 1, 'standard')).toEqual(['low']);
+      expect(r.c.probe).toBeNull();
+      // Calm again on low, served low meanwhile.
+      let next = 0;
+      while (!r.c.probe && next < 100) {
+        expect(feed(r, rx(160, 240), 1, 'standard')).toEqual(['low']);
+        next++;
+      }
+      // Calm is counted afresh, with no backoff (a failed padding probe costs a moment of loss).
+      expect(Math.abs(next - calm)).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('a probe the ceiling no longer allows is dropped; reset drops it too', () => {
+    const r = onLow();
+    while (!r.c.probe) feed(r, rx(160, 240), 1, 'standard');
+    feed(r, rx(590, 240), 1, 'low'); // the participant asked for low meanwhile
+    expect(r.c.probe).toBeNull();
+    const r2 = onLow();
+    while (!r2.c.probe) feed(r2, rx(160, 240), 1, 'standard');
+    r2.c.reset();
+    expect(r2.c.probe).toBeNull();
+  });
+
+  it("from audio, the probe pads up to low's rate", () => {
+    const r = padded();
+    feed(r, rx(590, 800), 10, 'standard');
+    feed(r, rx(590, 100, 0.5), 12, 'standard');
+    expect(r.c.served('standard')).toBe('audio');
+    while (!r.c.probe) feed(r, rx(40, 60), 1, 'standard');
+    expect(r.c.probe).toEqual({ profile: 'low', kbps: full.low - full.audio });
+  });
+});
+
 describe('DownlinkStatsReader', () => {
   const report = (o: {
     bytes: number;
@@ -414,6 +503,18 @@ describe('DownlinkStatsReader', () => {
     expect(s?.fractionLost).toBe(0.25);
     expect(s?.rttMs).toBe(50);
     expect(s?.bandwidthLimited).toBe(true);
+  });
+
+  it('says when the sender stopped a padding probe in the window (its counter moved)', () => {
+    const rd = new DownlinkStatsReader();
+    const withAborts = (n: number): RawStat[] =>
+      report({ bytes: 0, nacks: 0, plis: 0, est: 1e6, lost: 0 }).map((s) =>
+        s.id === 'V' ? { ...s, paddingProbesAborted: n } : s,
+      );
+    rd.read(withAborts(0), 0);
+    expect(rd.read(withAborts(0), 1000)?.probeAborted).toBe(false);
+    expect(rd.read(withAborts(1), 2000)?.probeAborted).toBe(true);
+    expect(rd.read(withAborts(1), 3000)?.probeAborted).toBe(false);
   });
 
   it('counters that restart (a replaced stream) give no negative rate; a missing estimate is null', () => {

@@ -124,4 +124,76 @@ describe('RtpSendStream', () => {
     expect(s.stats.jitterMs).toBeCloseTo(10, 5);
     expect(s.stats.fractionLost).toBeCloseTo(0.1, 5);
   });
+  it('pads on the RTX stream at the probe rate, with packets the receiver drops as padding, until told to stop or the bound', () => {
+    const clock = fakeClock();
+    const sent: Buffer[] = [];
+    const s = stream('video', clock, sent);
+    s.sendPayloads(new H264Packetizer().packetize(AU), 9000, true);
+    const media = sent.length;
+    expect(s.startPadding(400, 2000)).toBe(true);
+    for (let i = 0; i < 50; i++) {
+      clock.t += 20;
+      s.padTick();
+    }
+    const pads = sent.slice(media);
+    // 1 s at 400 kbit/s = 50 000 bytes, in whole packets (the remainder is carried over).
+    const bytes = pads.reduce((n, p) => n + p.length, 0);
+    expect(bytes).toBeGreaterThan(50_000 - 300);
+    expect(bytes).toBeLessThanOrEqual(50_000);
+    const h = emptyRtpHeader();
+    const seqs: number[] = [];
+    for (const p of pads) {
+      expect(parseRtpHeader(p, h)).toBe(true);
+      expect(h.ssrc).toBe(0xcccc);
+      expect(h.payloadType).toBe(97);
+      expect(h.payloadLength).toBe(0); // padding only: libwebrtc's RTX receiver drops it
+      expect(p[0] & 0x20).toBe(0x20);
+      seqs.push(h.sequenceNumber);
+    }
+    expect(seqs.every((q, i) => i === 0 || q === ((seqs[i - 1] + 1) & 0xffff))).toBe(true);
+    expect(s.stats.paddingBytesSent).toBe(bytes);
+    expect(s.stats.bytesSent).toBeLessThan(3200); // padding is not media
+    // The bound ends it by itself; stopPadding ends it at once.
+    clock.t += 1000;
+    s.padTick();
+    expect(s.padding).toBe(false);
+    const n = sent.length;
+    s.startPadding(400, 2000);
+    s.stopPadding();
+    clock.t += 100;
+    s.padTick();
+    expect(sent.length).toBe(n);
+    // No RTX stream: no padding.
+    const audio = stream('audio', clock, []);
+    expect(audio.startPadding(100, 1000)).toBe(false);
+  });
+
+  it('stops a probe when media sent during it is NACKed, but not for losses from before it', () => {
+    const clock = fakeClock();
+    const sent: Buffer[] = [];
+    const seqOf = (p: Buffer) => p.readUInt16BE(2);
+    const s = stream('video', clock, sent);
+    s.sendPayloads(new H264Packetizer().packetize(AU), 9000, true);
+    const before = sent.map(seqOf);
+    clock.t += 20;
+    s.startPadding(300, 3000);
+    // The receiver still asks for packets lost before the probe: the probe goes on.
+    s.onNack(before);
+    s.onNack(before);
+    clock.t += 20;
+    s.padTick();
+    expect(s.padding).toBe(true);
+    // Two frames during the probe, four of their packets lost: the link cannot carry the probe.
+    const during: number[] = [];
+    for (let f = 0; f < 2; f++) {
+      const from = sent.length;
+      s.sendPayloads(new H264Packetizer().packetize(AU), 9000 + 3000 * (f + 1), false);
+      during.push(...sent.slice(from).map(seqOf));
+    }
+    s.onNack(during.slice(0, 3));
+    expect(s.padding).toBe(true);
+    s.onNack(during.slice(3, 4));
+    expect(s.padding).toBe(false);
+    expect(s.stats.paddingProbesAborted).toBe(1);
+  });
 });

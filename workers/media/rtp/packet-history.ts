@@ -34,6 +34,12 @@ export class PacketHistory {
     return this.slots[i].subarray(0, length);
   }
 
+  /** When packet `seq` was first sent (ms), or null if the history no longer holds it. */
+  sentAtOf(seq: number): number | null {
+    const i = seq % this.capacity;
+    return this.seqs[i] === seq ? this.sentAt[i] : null;
+  }
+
   /**
    * The stored packet `seq`, or null if it is gone, older than `maxAgeMs`, or was already
    * resent within `minResendIntervalMs` (a receiver repeats its NACK until the packet comes).

@@ -244,6 +244,23 @@ export class RtpPeer extends EventEmitter<RtpPeerEvents> implements Tickable {
     return true;
   }
 
+  /**
+   * A bandwidth probe on the video line: padding at `kbps` on top of what is sent, for up to
+   * `maxMs` (RtpSendStream.startPadding). False when the line cannot pad (no RTX negotiated).
+   */
+  startVideoPadding(kbps: number, maxMs: number): boolean {
+    return this.line('video')?.send?.startPadding(kbps, maxMs) ?? false;
+  }
+
+  stopVideoPadding(): void {
+    this.line('video')?.send?.stopPadding();
+  }
+
+  /** The video line can carry a padding probe (it sends video with an RTX stream). */
+  get canPadVideo(): boolean {
+    return this.line('video')?.send?.config.rtx != null;
+  }
+
   /** Asks the remote for a keyframe (PLI), at most once per `keyframeRequestIntervalMs`. */
   requestKeyframe(): boolean {
     const line = this.line('video');
@@ -283,7 +300,10 @@ export class RtpPeer extends EventEmitter<RtpPeerEvents> implements Tickable {
   /** Reorder timeouts and NACK retries; RTCP reports once a second. Called by the stack ticker. */
   tick(now: number): void {
     if (this.closed) return;
-    for (const l of this.lines) l.receive?.tick();
+    for (const l of this.lines) {
+      l.receive?.tick();
+      if (this.state === 'connected') l.send?.padTick();
+    }
     if (this.state !== 'connected' || now - this.lastRtcpAt < RTCP_INTERVAL_MS) return;
     this.lastRtcpAt = now;
     for (const l of this.lines) l.sendReports();

@@ -33,11 +33,29 @@ export interface SendStreamStats {
   roundTripTimeMs: number;
   /** Last REMB from the remote covering this stream, bits per second (0: none yet). */
   rembBitrate: number;
+  /** Padding (bandwidth probes) sent on the RTX stream: packets and bytes (headers included). */
+  paddingPacketsSent: number;
+  paddingBytesSent: number;
+  /** Probes stopped early because the remote NACKed media sent during them (see startPadding). */
+  paddingProbesAborted: number;
 }
 
 /** How long a packet stays retransmittable, and how soon the same packet may be resent. */
 const NACK_MAX_AGE_MS = 1000;
 const NACK_MIN_RESEND_MS = 20;
+/** A padding-only packet: 12-byte header and 255 octets of padding (RFC 3550 §5.1: at most 255). */
+const PADDING_OCTETS = 255;
+const PADDING_PACKET_BYTES = RTP_HEADER_BYTES + PADDING_OCTETS;
+/**
+ * Media packets sent during a probe that the remote NACKs before the probe is stopped: a link
+ * that cannot carry the probe's rate drops from its queue within a round trip, and a few lost
+ * packets are enough to say so (on the `low` stream at ~25 packets a second, 1 % random loss
+ * loses one every few seconds). The probe's cost is then a few hundred ms of loss, recovered by
+ * retransmission, instead of a whole stream sent into a link that cannot carry it.
+ */
+const PROBE_ABORT_LOST_PACKETS = 4;
+/** Budget carried from one padding tick to the next at most (a late tick does not burst). */
+const PADDING_MAX_BURST_MS = 40;
 
 /**
  * One outbound RTP stream: sequence numbers, timestamps offset from the shared clock, the
@@ -53,6 +71,13 @@ export class RtpSendStream {
   private readonly rtxBuffer: Buffer;
   private lastMediaTimestamp = 0;
   private payloadOctets = 0;
+  /** Padding: target rate (bytes per ms; 0: not padding), end, budget, when it started. */
+  private padBytesPerMs = 0;
+  private padUntil = 0;
+  private padBudget = 0;
+  private padLastAt = 0;
+  private padStartedAt = 0;
+  private probeLostPackets = 0;
   readonly stats: SendStreamStats = {
     packetsSent: 0,
     bytesSent: 0,
@@ -66,6 +91,9 @@ export class RtpSendStream {
     jitterMs: 0,
     roundTripTimeMs: 0,
     rembBitrate: 0,
+    paddingPacketsSent: 0,
+    paddingBytesSent: 0,
+    paddingProbesAborted: 0,
   };
 
   constructor(
@@ -119,10 +147,69 @@ export class RtpSendStream {
     this.transmit(packet);
   }
 
+  /**
+   * A bandwidth probe: padding-only packets on the RTX stream at `kbps` on top of the media, for
+   * up to `maxMs` (sent by padTick). The remote's bandwidth estimator counts them like media
+   * (libwebrtc feeds every arriving packet to it, then drops an RTX packet with no payload), so a
+   * link that carries the rate lets its REMB rise, and one that cannot drops media from its queue
+   * and the NACKs stop the probe at once (PROBE_ABORT_LOST_PACKETS). Without a negotiated RTX
+   * stream there is nowhere to put padding that the remote ignores: returns false.
+   */
+  startPadding(kbps: number, maxMs: number): boolean {
+    if (!this.config.rtx || kbps <= 0) return false;
+    const now = this.clock.nowMs();
+    this.padBytesPerMs = kbps / 8;
+    this.padUntil = now + maxMs;
+    this.padBudget = 0;
+    this.padLastAt = now;
+    this.padStartedAt = now;
+    this.probeLostPackets = 0;
+    return true;
+  }
+
+  stopPadding(): void {
+    this.padBytesPerMs = 0;
+  }
+
+  get padding(): boolean {
+    return this.padBytesPerMs > 0;
+  }
+
+  /** Sends the padding due since the last call (the RTP stack's 20 ms ticker). */
+  padTick(): void {
+    const rtx = this.config.rtx;
+    if (this.padBytesPerMs === 0 || !rtx) return;
+    const now = this.clock.nowMs();
+    if (now >= this.padUntil) {
+      this.stopPadding();
+      return;
+    }
+    const elapsed = Math.min(now - this.padLastAt, PADDING_MAX_BURST_MS);
+    this.padLastAt = now;
+    this.padBudget += elapsed * this.padBytesPerMs;
+    if (this.padBudget < PADDING_PACKET_BYTES) return;
+    // Send time as the timestamp (as libwebrtc's padding does): the remote's estimator, without
+    // an abs-send-time extension, reads the sender's clock from it.
+    const ts = (mediaTimestamp(now, this.config.clockRate) + this.timestampOffset) >>> 0;
+    const out = this.rtxBuffer;
+    out.fill(0, RTP_HEADER_BYTES, PADDING_PACKET_BYTES - 1);
+    out[PADDING_PACKET_BYTES - 1] = PADDING_OCTETS;
+    while (this.padBudget >= PADDING_PACKET_BYTES) {
+      this.padBudget -= PADDING_PACKET_BYTES;
+      writeRtpHeader(out, false, rtx.payloadType, this.rtxSeq, ts, rtx.ssrc);
+      out[0] |= 0x20; // P: the packet ends in padding, its last octet the count
+      this.rtxSeq = (this.rtxSeq + 1) & 0xffff;
+      this.stats.paddingPacketsSent++;
+      this.stats.paddingBytesSent += PADDING_PACKET_BYTES;
+      this.transmit(out.subarray(0, PADDING_PACKET_BYTES));
+    }
+  }
+
   /** Answers a NACK from the remote. */
   onNack(sequenceNumbers: readonly number[]): void {
     this.stats.nacksReceived++;
     const now = this.clock.nowMs();
+    if (this.padBytesPerMs > 0) this.judgeProbe(sequenceNumbers);
     for (const seq of sequenceNumbers) {
       const packet = this.history.take(seq, now, NACK_MAX_AGE_MS, NACK_MIN_RESEND_MS);
       if (!packet) continue;
@@ -142,6 +229,17 @@ export class RtpSendStream {
       out.set(packet.subarray(RTP_HEADER_BYTES), 14);
       this.transmit(out.subarray(0, packet.length + 2));
     }
+  }
+
+  /** Media sent since the probe started and lost on the way stops the probe (see startPadding). */
+  private judgeProbe(sequenceNumbers: readonly number[]): void {
+    for (const seq of sequenceNumbers) {
+      const sentAt = this.history.sentAtOf(seq);
+      if (sentAt !== null && sentAt >= this.padStartedAt) this.probeLostPackets++;
+    }
+    if (this.probeLostPackets < PROBE_ABORT_LOST_PACKETS) return;
+    this.stopPadding();
+    this.stats.paddingProbesAborted++;
   }
 
   /** A sender report for "now" on the shared clock (null before the first packet). */
