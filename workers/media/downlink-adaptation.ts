@@ -27,16 +27,19 @@ export interface AdaptiveMember {
   readonly downlinkEstimate?: 'sender' | 'receiver';
   /**
    * A bandwidth probe by padding (`canPad`: RTP-level members that send video with RTX): `kbps`
-   * on top of what is sent, for up to `maxMs`; false when it could not start. Without it a step
+   * on top of what is sent, reached over `rampMs`, for up to `maxMs`; false when it could not
+   * start. Without it a step
    * up is tried with the stream itself (libwebrtc's own encoder ramps into it).
    */
   readonly canPad?: boolean;
-  startPadding?(kbps: number, maxMs: number): boolean;
+  startPadding?(kbps: number, maxMs: number, rampMs: number): boolean;
   stopPadding?(): void;
 }
 
 /** How long a padding probe runs before its step is taken (DownlinkControllerOptions.paddingProbeMs). */
 const PADDING_PROBE_MS = 3000;
+/** The padding rises to its full rate over this long, then holds it for the probe's last second. */
+const PADDING_RAMP_MS = 2000;
 /** The sender's own bound on a probe: ends it if this side never says so (a window lost, a stall). */
 const PADDING_MAX_MS = PADDING_PROBE_MS + 2 * WINDOW_MS;
 
@@ -199,7 +202,7 @@ export class DownlinkAdaptation {
     s: DownlinkSample,
   ): void {
     if (before === null && after !== null) {
-      const started = m.startPadding?.(after.kbps, PADDING_MAX_MS) ?? false;
+      const started = m.startPadding?.(after.kbps, PADDING_MAX_MS, PADDING_RAMP_MS) ?? false;
       this.log.info('downlink probe started', {
         participantId: m.id,
         profile: after.profile,

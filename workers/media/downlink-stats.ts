@@ -62,6 +62,7 @@ export class DownlinkStatsReader {
     estimateKbps: null,
     sentKbps: 0,
     fractionLost: null,
+    videoFractionLost: null,
     rttMs: null,
     nackPerSec: 0,
     pliPerSec: 0,
@@ -82,6 +83,7 @@ export class DownlinkStatsReader {
     let frames = 0;
     let probesAborted = 0;
     let lost: number | null = null;
+    let videoLost: number | null = null;
     let rtt: number | null = null;
     let limited = false;
     for (const s of stats) {
@@ -106,7 +108,10 @@ export class DownlinkStatsReader {
           }
           break;
         case 'remote-inbound-rtp':
-          if (typeof s.fractionLost === 'number') lost = Math.max(lost ?? 0, s.fractionLost);
+          if (typeof s.fractionLost === 'number') {
+            lost = Math.max(lost ?? 0, s.fractionLost);
+            if ((s.kind ?? s.mediaType) === 'video') videoLost = Math.max(videoLost ?? 0, s.fractionLost);
+          }
           if (typeof s.roundTripTime === 'number') rtt = Math.max(rtt ?? 0, s.roundTripTime * 1000);
           break;
       }
@@ -126,6 +131,7 @@ export class DownlinkStatsReader {
     out.sentFps = Math.max(0, frames - prev.frames) / seconds;
     out.expectedFps = null; // the room's to say (DownlinkAdaptation)
     out.fractionLost = lost;
+    out.videoFractionLost = videoLost;
     out.rttMs = rtt;
     out.bandwidthLimited = limited;
     out.probeAborted = probesAborted > prev.probesAborted;

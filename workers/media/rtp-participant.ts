@@ -306,8 +306,8 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
     return this.sendsVideo && this.peer.canPadVideo;
   }
 
-  startPadding(kbps: number, maxMs: number): boolean {
-    return this.peer.startVideoPadding(kbps, maxMs);
+  startPadding(kbps: number, maxMs: number, rampMs: number): boolean {
+    return this.peer.startVideoPadding(kbps, maxMs, rampMs);
   }
 
   stopPadding(): void {

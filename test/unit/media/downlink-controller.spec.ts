@@ -354,6 +354,21 @@ describe('DownlinkController for a shared stream (receiver-side estimate, RTP-le
     expect(r.c.verdict({ ...rx(590, 900), nackPerSec: 40 }, 'standard')).toBe('neutral');
   });
 
+  it('serving video, it judges loss by the video reports: a late audio report of the seconds before a step is not a shortfall', () => {
+    const r = shared();
+    feed(r, rx(590, 1000), 10, 'standard');
+    feed(r, rx(590, 190, 0.3), 6, 'standard'); // narrow: down to low
+    expect(r.c.served('standard')).toBe('low');
+    // On low: the audio report (every ~5 s) still says 11 % lost, the video reports and NACKs are clean.
+    const stale = { ...rx(160, 190, 0.11), videoFractionLost: 0 };
+    expect(new Set(feed(r, stale, 6, 'standard'))).toEqual(new Set(['low']));
+    // The same loss in the video reports is the link: down to audio.
+    const real = { ...rx(160, 190, 0.11), videoFractionLost: 0.11 };
+    expect(feed(r, real, 6, 'standard')).toContain('audio');
+    // On audio only audio is sent: its reports are judged (the worst of all).
+    expect(r.c.verdict({ ...rx(40, 190, 0.2), videoFractionLost: 0 }, 'audio')).toBe('shortfall');
+  });
+
   it('after a step up on a freed link, the REMB ramping up behind the new stream does not take it back', () => {
     const r = shared();
     feed(r, rx(590, 800), 10, 'standard');
@@ -501,6 +516,7 @@ describe('DownlinkStatsReader', () => {
     expect(s?.nackPerSec).toBe(3);
     expect(s?.pliPerSec).toBe(1);
     expect(s?.fractionLost).toBe(0.25);
+    expect(s?.videoFractionLost).toBe(0.25);
     expect(s?.rttMs).toBe(50);
     expect(s?.bandwidthLimited).toBe(true);
   });

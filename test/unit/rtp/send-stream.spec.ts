@@ -163,6 +163,26 @@ describe('RtpSendStream', () => {
     clock.t += 100;
     s.padTick();
     expect(sent.length).toBe(n);
+    // With a ramp the rate rises from 0: the first half second of a 2 s ramp sends an eighth of the
+    // full rate's 25 000 bytes (its mean fraction is 0.125), the last half second seven eighths.
+    const ramped: Buffer[] = [];
+    const r = stream('video', clock, ramped);
+    r.startPadding(400, 3000, 2000);
+    const bytesOver = (ms: number) => {
+      const from = r.stats.paddingBytesSent;
+      for (let t = 0; t < ms; t += 20) {
+        clock.t += 20;
+        r.padTick();
+      }
+      return r.stats.paddingBytesSent - from;
+    };
+    const first = bytesOver(500);
+    bytesOver(1000);
+    const last = bytesOver(500);
+    expect(first).toBeGreaterThan(25_000 / 8 - 300);
+    expect(first).toBeLessThan(25_000 / 8 + 300);
+    expect(last).toBeGreaterThan((25_000 * 7) / 8 - 300);
+    expect(last).toBeLessThan((25_000 * 7) / 8 + 300);
     // No RTX stream: no padding.
     const audio = stream('audio', clock, []);
     expect(audio.startPadding(100, 1000)).toBe(false);

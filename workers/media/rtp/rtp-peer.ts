@@ -246,10 +246,11 @@ export class RtpPeer extends EventEmitter<RtpPeerEvents> implements Tickable {
 
   /**
    * A bandwidth probe on the video line: padding at `kbps` on top of what is sent, for up to
-   * `maxMs` (RtpSendStream.startPadding). False when the line cannot pad (no RTX negotiated).
+   * `maxMs`, rising to it over `rampMs` (RtpSendStream.startPadding). False when the line cannot
+   * pad (no RTX negotiated).
    */
-  startVideoPadding(kbps: number, maxMs: number): boolean {
-    return this.line('video')?.send?.startPadding(kbps, maxMs) ?? false;
+  startVideoPadding(kbps: number, maxMs: number, rampMs: number): boolean {
+    return this.line('video')?.send?.startPadding(kbps, maxMs, rampMs) ?? false;
   }
 
   stopVideoPadding(): void {

@@ -77,6 +77,7 @@ export class RtpSendStream {
   private padBudget = 0;
   private padLastAt = 0;
   private padStartedAt = 0;
+  private padRampMs = 0;
   private probeLostPackets = 0;
   readonly stats: SendStreamStats = {
     packetsSent: 0,
@@ -152,13 +153,18 @@ export class RtpSendStream {
    * up to `maxMs` (sent by padTick). The remote's bandwidth estimator counts them like media
    * (libwebrtc feeds every arriving packet to it, then drops an RTX packet with no payload), so a
    * link that carries the rate lets its REMB rise, and one that cannot drops media from its queue
-   * and the NACKs stop the probe at once (PROBE_ABORT_LOST_PACKETS). Without a negotiated RTX
-   * stream there is nowhere to put padding that the remote ignores: returns false.
+   * and the NACKs stop the probe at once (PROBE_ABORT_LOST_PACKETS). With `rampMs` the rate
+   * rises linearly from 0 to `kbps` over that time: a link with less headroom than the probe
+   * then starts to queue, and to drop, a little at a time, and the probe stops at its first
+   * losses instead of after a full-rate burst has overflowed the queue (measured on 300 kbit/s:
+   * one failed full-rate probe froze the served stream 3.2 s). Without a negotiated RTX stream
+   * there is nowhere to put padding that the remote ignores: returns false.
    */
-  startPadding(kbps: number, maxMs: number): boolean {
+  startPadding(kbps: number, maxMs: number, rampMs = 0): boolean {
     if (!this.config.rtx || kbps <= 0) return false;
     const now = this.clock.nowMs();
     this.padBytesPerMs = kbps / 8;
+    this.padRampMs = rampMs;
     this.padUntil = now + maxMs;
     this.padBudget = 0;
     this.padLastAt = now;
@@ -186,7 +192,8 @@ export class RtpSendStream {
     }
     const elapsed = Math.min(now - this.padLastAt, PADDING_MAX_BURST_MS);
     this.padLastAt = now;
-    this.padBudget += elapsed * this.padBytesPerMs;
+    const ramp = this.padRampMs > 0 ? Math.min(1, (now - this.padStartedAt) / this.padRampMs) : 1;
+    this.padBudget += elapsed * this.padBytesPerMs * ramp;
     if (this.padBudget < PADDING_PACKET_BYTES) return;
     // Send time as the timestamp (as libwebrtc's padding does): the remote's estimator, without
     // an abs-send-time extension, reads the sender's clock from it.
