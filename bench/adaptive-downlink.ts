@@ -70,6 +70,8 @@ export interface DownlinkVariantResult {
   /** From then until the link frees, while video was served: gaps >= 500 ms, and the longest. */
   freezesSettled: number;
   worstFreezeSettledMs: number;
+  /** Those freezes: when each began (seconds from the narrowing) and how long it lasted. */
+  freezes?: { t: number; ms: number }[];
   /** Received fps and frame width over that window, while video was served (probes included). */
   fpsSettled: number | null;
   widthSettled: number | null;
@@ -174,6 +176,7 @@ async function runVariant(
     worstFreezeAtDropMs: 0,
     freezesSettled: 0,
     worstFreezeSettledMs: 0,
+    freezes: [],
     fpsSettled: null,
     smallestProfile: null,
     fpsAtSmallest: null,
@@ -297,6 +300,9 @@ async function runVariant(
         at >= adaptedAt && at < freeAt && servedAt(at - ms) !== 'audio' && servedAt(at) !== 'audio',
     );
     out.freezesSettled = videoGaps.filter(([, ms]) => ms >= FREEZE_MS).length;
+    out.freezes = videoGaps
+      .filter(([, ms]) => ms >= FREEZE_MS)
+      .map(([at, ms]) => ({ t: round1((at - ms - narrowAt) / 1000), ms: Math.round(ms) }));
     out.worstFreezeSettledMs = Math.max(0, ...videoGaps.map(([, ms]) => ms));
     const video = videoWindow(lines, adaptedAt, freeAt, servedAt);
     out.fpsSettled = video.fps;
@@ -420,7 +426,10 @@ export function adaptiveDownlinkMarkdown(r: DownlinkBenchResult, command: string
   out.push('', 'Events (seconds from the narrowing):', '');
   for (const v of r.variants)
     out.push(
-      `- ${v.variant.name}: ${v.events.map((e) => `${e.t} s ${e.profile} (${e.reason})`).join(', ') || 'none'}`,
+      `- ${v.variant.name}: ${v.events.map((e) => `${e.t} s ${e.profile} (${e.reason})`).join(', ') || 'none'}` +
+        (v.freezes?.length
+          ? `; freezes once adapted: ${v.freezes.map((f) => `${f.t} s (${f.ms} ms)`).join(', ')}`
+          : ''),
     );
   out.push('');
   return out.join('\n');

@@ -216,4 +216,65 @@ describe('RtpSendStream', () => {
     expect(s.padding).toBe(false);
     expect(s.stats.paddingProbesAborted).toBe(1);
   });
+  it('answers a repeated NACK once per round trip, not every time the client asks', () => {
+    const clock = fakeClock();
+    const sent: Buffer[] = [];
+    const lost: number[] = [];
+    const s = stream('video', clock, sent, (seq) => lost.push(seq) > 0);
+    s.sendPayloads(new H264Packetizer().packetize(AU), 9000, true);
+    s.stats.roundTripTimeMs = 150;
+    const resent = () => sent.length;
+    s.onNack(lost);
+    expect(resent()).toBe(lost.length);
+    clock.t += 100; // inside the round trip: the answers may still be on their way
+    s.onNack(lost);
+    expect(resent()).toBe(lost.length);
+    clock.t += 60;
+    s.onNack(lost);
+    expect(resent()).toBe(2 * lost.length);
+  });
+
+  it('retransmits at most a burst and then half the media rate, however many packets are NACKed', () => {
+    const clock = fakeClock();
+    const sent: Buffer[] = [];
+    const lost: number[] = [];
+    const s = stream('video', clock, sent, (seq) => lost.push(seq) > 0);
+    const bytes = (from: number) => sent.slice(from).reduce((b, p) => b + p.length, 0);
+    for (let i = 0; i < 12; i++) s.sendPayloads(new H264Packetizer().packetize(AU), 9000 + 3000 * i, i === 0);
+    expect(s.stats.bytesSent).toBeGreaterThan(30_000);
+    s.onNack(lost);
+    // The 24 kB burst (one packet more at most), not the 36 kB lost.
+    expect(bytes(0)).toBeGreaterThan(24_000 - 1200);
+    expect(bytes(0)).toBeLessThan(24_000 + 1200);
+    expect(s.stats.retransmissionsLimited).toBeGreaterThan(0);
+    // Asked again: nothing, until media refills it at half its rate.
+    clock.t += 30;
+    const before = sent.length;
+    s.onNack(lost);
+    expect(sent.length).toBe(before);
+    const media = s.stats.bytesSent;
+    lost.length = 0;
+    s.sendPayloads(new H264Packetizer().packetize(AU), 9000 + 3000 * 12, false);
+    s.sendPayloads(new H264Packetizer().packetize(AU), 9000 + 3000 * 13, false);
+    const refill = (s.stats.bytesSent - media) / 2;
+    clock.t += 30;
+    s.onNack(lost);
+    expect(bytes(before)).toBeGreaterThan(0);
+    expect(bytes(before)).toBeLessThan(refill + 1200);
+  });
+  it('does not retransmit packets from before the last keyframe (the receiver decodes on from it)', () => {
+    const clock = fakeClock();
+    const sent: Buffer[] = [];
+    const lost: number[][] = [[], [], []];
+    let frame = 0;
+    const s = stream('video', clock, sent, (seq) => lost[frame].push(seq) > 0);
+    for (frame = 0; frame < 3; frame++) {
+      s.sendPayloads(new H264Packetizer().packetize(AU), 9000 + 3000 * frame, frame !== 1);
+      clock.t += 33;
+    }
+    s.onNack([...lost[0], ...lost[1]]); // the first keyframe and the delta after it: superseded
+    expect(sent.length).toBe(0);
+    s.onNack(lost[2]); // the new keyframe: resent
+    expect(sent.map((p) => p.readUInt16BE(12))).toEqual(lost[2]);
+  });
 });

@@ -38,11 +38,24 @@ export interface SendStreamStats {
   paddingBytesSent: number;
   /** Probes stopped early because the remote NACKed media sent during them (see startPadding). */
   paddingProbesAborted: number;
+  /** NACKed packets not resent because retransmissions were at their share of the rate. */
+  retransmissionsLimited: number;
 }
 
 /** How long a packet stays retransmittable, and how soon the same packet may be resent. */
 const NACK_MAX_AGE_MS = 1000;
 const NACK_MIN_RESEND_MS = 20;
+/**
+ * Retransmissions may use this share of the media bytes sent, with a bucket of this many bytes
+ * for a burst (a lost keyframe). Unbounded, they fed the loss that caused them: after a link's
+ * queue overflowed (a failed bandwidth probe, a step down from a stream the link could not
+ * carry), the client NACKed the same ~10 packets every ~100 ms, each answer was lost in the same
+ * queue, and the ~800 kbit/s of answers on a 300 kbit/s link kept it overflowing until the
+ * packets aged out of the history (1 s) and the client waited 3 s for a keyframe (measured:
+ * 3.2 s freezes). libwebrtc bounds its retransmissions by a rate too (and by a pacer).
+ */
+const RETRANSMIT_SHARE = 0.5;
+const RETRANSMIT_BURST_BYTES = 24_000;
 /** A padding-only packet: 12-byte header and 255 octets of padding (RFC 3550 §5.1: at most 255). */
 const PADDING_OCTETS = 255;
 const PADDING_PACKET_BYTES = RTP_HEADER_BYTES + PADDING_OCTETS;
@@ -95,7 +108,18 @@ export class RtpSendStream {
     paddingPacketsSent: 0,
     paddingBytesSent: 0,
     paddingProbesAborted: 0,
+    retransmissionsLimited: 0,
   };
+  /**
+   * When the last keyframe was sent: packets from before it are not retransmitted. The receiver
+   * decodes on from the keyframe (and stops asking for older packets once it has it); until then
+   * answering for the frames before it only competes with the keyframe's own packets (measured
+   * after a step down: the old stream's packets, NACKed oldest first, went ahead of the new
+   * stream's keyframe on a link that could carry neither).
+   */
+  private keyframeSentAt = Number.NEGATIVE_INFINITY;
+  /** Bytes retransmissions may still use (RETRANSMIT_SHARE); may go one packet below 0. */
+  private retransmitTokens = RETRANSMIT_BURST_BYTES;
 
   constructor(
     readonly config: SendStreamConfig,
@@ -113,6 +137,7 @@ export class RtpSendStream {
     const ts = (timestamp + this.timestampOffset) >>> 0;
     this.lastMediaTimestamp = timestamp;
     const now = this.clock.nowMs();
+    if (keyframe) this.keyframeSentAt = now;
     for (let i = 0; i < payloads.count; i++) {
       const payload = payloads.payload(i);
       const marker = this.config.kind === 'video' && i === payloads.count - 1;
@@ -139,6 +164,10 @@ export class RtpSendStream {
     slot.set(payload, RTP_HEADER_BYTES);
     const packet = this.history.commit(seq, RTP_HEADER_BYTES + payload.length, now);
     this.payloadOctets += payload.length;
+    this.retransmitTokens = Math.min(
+      RETRANSMIT_BURST_BYTES,
+      this.retransmitTokens + RETRANSMIT_SHARE * packet.length,
+    );
     this.stats.packetsSent++;
     this.stats.bytesSent += packet.length;
     if (this.dropPacket?.(seq)) {
@@ -217,9 +246,19 @@ export class RtpSendStream {
     this.stats.nacksReceived++;
     const now = this.clock.nowMs();
     if (this.padBytesPerMs > 0) this.judgeProbe(sequenceNumbers);
+    // The client repeats a NACK about once per round trip until the packet comes: one answer per
+    // round trip is enough (as libwebrtc's sender does).
+    const minResendMs = Math.max(NACK_MIN_RESEND_MS, this.stats.roundTripTimeMs);
     for (const seq of sequenceNumbers) {
-      const packet = this.history.take(seq, now, NACK_MAX_AGE_MS, NACK_MIN_RESEND_MS);
+      if (this.retransmitTokens <= 0) {
+        this.stats.retransmissionsLimited++;
+        continue;
+      }
+      const sentAt = this.history.sentAtOf(seq);
+      if (sentAt === null || sentAt < this.keyframeSentAt) continue;
+      const packet = this.history.take(seq, now, NACK_MAX_AGE_MS, minResendMs);
       if (!packet) continue;
+      this.retransmitTokens -= packet.length;
       this.stats.packetsRetransmitted++;
       const rtx = this.config.rtx;
       if (!rtx) {
