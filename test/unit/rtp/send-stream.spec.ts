@@ -4,6 +4,7 @@ import { H264Packetizer } from '../../../workers/media/rtp/h264-packetizer';
 import { parseRtcp } from '../../../workers/media/rtp/rtcp';
 import { emptyRtpHeader, parseRtpHeader } from '../../../workers/media/rtp/rtp-packet';
 import { RtpSendStream } from '../../../workers/media/rtp/send-stream';
+import { Vp8Packetizer } from '../../../workers/media/rtp/vp8-rtp';
 
 /** A clock the test moves by hand; wall time = 1.7e12 ms + monotonic. */
 function fakeClock(): RtpClock & { t: number } {
@@ -276,5 +277,43 @@ describe('RtpSendStream', () => {
     expect(sent.length).toBe(0);
     s.onNack(lost[2]); // the new keyframe: resent
     expect(sent.map((p) => p.readUInt16BE(12))).toEqual(lost[2]);
+  });
+  it('numbers VP8 picture IDs per stream: consecutive across a switch between two encoders', () => {
+    const clock = fakeClock();
+    const sent: Buffer[] = [];
+    const s = new RtpSendStream(
+      {
+        kind: 'video',
+        ssrc: 1,
+        payloadType: 98,
+        clockRate: 90000,
+        cname: 'c',
+        rtx: { ssrc: 2, payloadType: 99 },
+        historySize: 256,
+        vp8PictureIds: true,
+      },
+      (p) => sent.push(Buffer.from(p)),
+      clock,
+    );
+    // Two encoders' packetizers, their picture IDs far apart (0x7ff0 wraps within this test).
+    const standard = new Vp8Packetizer(1200, 0x7ff0);
+    const low = new Vp8Packetizer(1200, 0x1234);
+    const frame = new Uint8Array(2500).fill(1);
+    for (let i = 0; i < 3; i++) s.sendPayloads(standard.packetize(frame), 3000 * i, i === 0);
+    for (let i = 3; i < 6; i++) s.sendPayloads(low.packetize(frame), 3000 * i, i === 3);
+    const h = emptyRtpHeader();
+    const pids = sent.map((p) => {
+      parseRtpHeader(p, h);
+      const d = p.subarray(h.payloadOffset);
+      expect(d[2] & 0x80).toBe(0x80); // still the 15-bit form
+      return ((d[2] & 0x7f) << 8) | d[3];
+    });
+    // Three packets a frame; one ID per frame, each frame's one more than the last, mod 2^15.
+    const perFrame = pids.filter((_, i) => i % 3 === 0);
+    expect(pids.length).toBe(18);
+    for (let f = 0; f < 6; f++) expect(new Set(pids.slice(3 * f, 3 * f + 3)).size).toBe(1);
+    for (let f = 1; f < 6; f++) expect(perFrame[f]).toBe((perFrame[f - 1] + 1) & 0x7fff);
+    // The payload itself is untouched (the encoders' lists are shared by every receiver).
+    expect(low.packetize(frame).payload(0)[3]).toBe((0x1234 + 3) & 0xff);
   });
 });

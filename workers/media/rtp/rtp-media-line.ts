@@ -71,6 +71,7 @@ export class RtpMediaLine {
           rtx: video && rtx !== null ? { ssrc: this.ssrcs.rtx, payloadType: rtx } : null,
           // NACKs are answered for 1 s: 512 packets cover that up to ≈ 5 Mbit/s.
           historySize: video ? 512 : 64,
+          vp8PictureIds: chosen.name === 'VP8',
         },
         (packet) => this.transmit(packet),
         this.ctx.clock,

@@ -15,6 +15,11 @@ export interface SendStreamConfig {
   rtx: { ssrc: number; payloadType: number } | null;
   /** Packets kept for NACK responses (a power of two). */
   historySize: number;
+  /**
+   * VP8 payloads (our descriptor: X, I, 15-bit picture ID): number their picture IDs per stream,
+   * one per frame sent, whatever encoder the frame came from (see sendPayloads).
+   */
+  vp8PictureIds?: boolean;
 }
 
 export interface SendStreamStats {
@@ -84,6 +89,9 @@ export class RtpSendStream {
   private readonly rtxBuffer: Buffer;
   private lastMediaTimestamp = 0;
   private payloadOctets = 0;
+  /** The picture ID the frame being sent gets (vp8PictureIds); -1 while sending none. */
+  private framePictureId = -1;
+  private nextPictureId = random32() & 0x7fff;
   /** Padding: target rate (bytes per ms; 0: not padding), end, budget, when it started. */
   private padBytesPerMs = 0;
   private padUntil = 0;
@@ -138,11 +146,21 @@ export class RtpSendStream {
     this.lastMediaTimestamp = timestamp;
     const now = this.clock.nowMs();
     if (keyframe) this.keyframeSentAt = now;
+    // A receiver switched between the profiles' shared encoders (each numbers its own frames)
+    // would see the picture ID jump at the switch, backwards half of the time; libwebrtc then
+    // drops the new stream's frames as older than the last it decoded, until its own keyframe
+    // request 3 s later. Numbered per stream, as an SFU rewrites them at a simulcast switch, the
+    // IDs run on by one per frame across a switch.
+    if (this.config.vp8PictureIds) {
+      this.framePictureId = this.nextPictureId;
+      this.nextPictureId = (this.nextPictureId + 1) & 0x7fff;
+    }
     for (let i = 0; i < payloads.count; i++) {
       const payload = payloads.payload(i);
       const marker = this.config.kind === 'video' && i === payloads.count - 1;
       this.sendOne(payload, marker, ts, now);
     }
+    this.framePictureId = -1;
     this.stats.framesSent++;
     if (keyframe) this.stats.keyframesSent++;
   }
@@ -162,6 +180,12 @@ export class RtpSendStream {
     const slot = this.history.slotFor(seq);
     writeRtpHeader(slot, marker, this.config.payloadType, seq, ts, this.config.ssrc);
     slot.set(payload, RTP_HEADER_BYTES);
+    const pid = this.framePictureId;
+    // Our descriptor: X, then I, then M with a 15-bit picture ID (vp8-rtp.ts).
+    if (pid >= 0 && payload.length >= 4 && payload[0] & 0x80 && payload[1] & 0x80 && payload[2] & 0x80) {
+      slot[RTP_HEADER_BYTES + 2] = 0x80 | (pid >> 8);
+      slot[RTP_HEADER_BYTES + 3] = pid & 0xff;
+    }
     const packet = this.history.commit(seq, RTP_HEADER_BYTES + payload.length, now);
     this.payloadOctets += payload.length;
     this.retransmitTokens = Math.min(
