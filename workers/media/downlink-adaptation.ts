@@ -28,8 +28,8 @@ export interface AdaptiveMember {
   /**
    * A bandwidth probe by padding (`canPad`: RTP-level members that send video with RTX): `kbps`
    * on top of what is sent, reached over `rampMs`, for up to `maxMs`; false when it could not
-   * start. Without it a step
-   * up is tried with the stream itself (libwebrtc's own encoder ramps into it).
+   * start. Without it a step up is tried with the stream itself (libwebrtc's own encoder ramps
+   * into it).
    */
   readonly canPad?: boolean;
   startPadding?(kbps: number, maxMs: number, rampMs: number): boolean;
@@ -165,6 +165,7 @@ export class DownlinkAdaptation {
     const adapts = this.enabled && this.hooks.ceiling(m.id) !== null;
     if (!adapts) {
       // Pinned or no video downlink: its figures are not gathered, and it starts afresh later.
+      if (this.entries.get(m.id)?.controller.probe) m.stopPadding?.();
       this.entries.delete(m.id);
       this.limited.delete(m.id);
     }
