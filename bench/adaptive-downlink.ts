@@ -10,7 +10,8 @@
  * namespace at random instead (nftables inside it; no netem here): NACK/RTX should carry that,
  * so a good outcome is no step and no freeze. `shared-300` runs the 300 kbit/s case with
  * VIDEO_ENCODE=shared: the receiver is then on the RTP-level stack, judged from its REMB and
- * receiver reports, and moved between the profiles' shared encodes (issue #17 item 3). Needs root (ip netns, tc, nft); skipped otherwise.
+ * receiver reports, and moved between the profiles' shared encodes (issue #17 item 3);
+ * `shared-loss1` / `shared-loss5` run the loss cases so. Needs root (ip netns, tc, nft); skipped otherwise.
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -54,6 +55,10 @@ export const DOWNLINK_VARIANTS: DownlinkVariant[] = [
   { name: 'shared-300', narrowKbit: 300, adaptation: true, sharedEncode: true },
   { name: 'on-loss1', narrowKbit: FREE_KBIT, loss: 0.01, adaptation: true },
   { name: 'on-loss5', narrowKbit: FREE_KBIT, loss: 0.05, adaptation: true },
+  // The shared path under random loss: its retransmissions are bounded (a burst, then half the
+  // media rate) and NACKs count as loss for it; neither must step a lossy but wide link down.
+  { name: 'shared-loss1', narrowKbit: FREE_KBIT, loss: 0.01, adaptation: true, sharedEncode: true },
+  { name: 'shared-loss5', narrowKbit: FREE_KBIT, loss: 0.05, adaptation: true, sharedEncode: true },
 ];
 
 export interface DownlinkVariantResult {

@@ -24,7 +24,7 @@
  * quality shedding; bench/overload.ts; not in the default run: it takes minutes) and
  * `adaptive-downlink` (one receiver's downlink shaped 3000 → 300/150 → 3000 kbit/s or losing
  * 1 %/5 % of its packets in a network namespace, adaptation off and on;
- * bench/adaptive-downlink.ts; root only, ~10 minutes; `--downlink-variants=on-loss1,...` picks some).
+ * bench/adaptive-downlink.ts; root only, ~13 minutes; `--downlink-variants=on-loss1,...` picks some).
  */
 import type { ScenarioSpec } from './scenario-spec';
 

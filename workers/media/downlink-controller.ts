@@ -277,7 +277,13 @@ export class DownlinkController {
     } else if (v === 'calm') {
       this.shortfallSince = null;
       this.calmSince ??= now;
-    } // neutral: neither clock restarts nor advances a decision of its own
+    } else if (this.opts.receiverEstimate) {
+      // Neutral for a shared stream is loss while the REMB covers the need: random loss on a
+      // wide link. It ends a run of shortfall windows, or the odd window of a 5 % lossy link
+      // whose report reads 10 % or more (measured: 14 %) would add up, across the neutral ones
+      // between, to a step down (measured: `low` after 36 s on a 3000 kbit/s link with 5 % loss).
+      this.shortfallSince = null;
+    } // otherwise neutral: neither clock restarts nor advances a decision of its own
     if (now - this.firstAt < this.opts.warmupMs) return null;
     if (this.probeSince !== null) return this.judgeProbe(s, v, servedRung, rung(ceiling), now);
 
