@@ -166,7 +166,6 @@ export class DownlinkController {
   /** A padding probe for the rung above the served one: since when (null: none running). */
   private probeSince: number | null = null;
   private probeRung = 0;
-  private probeKbpsValue = 0;
   /** The verdict of the last window fed to update (null before any). */
   lastVerdict: DownlinkVerdict | null = null;
 
@@ -184,11 +183,16 @@ export class DownlinkController {
     return this.opts.upMs * this.backoff;
   }
 
-  /** The padding probe running: the step it tries and the padding it asks for (kbps). */
+  /**
+   * The padding probe running: the step it tries and the padding it asks for (kbps: what that
+   * step sends at most over the one below, which is served while it runs; judgeProbe drops it
+   * otherwise).
+   */
   get probe(): { profile: DownlinkProfile; kbps: number } | null {
-    return this.probeSince === null
-      ? null
-      : { profile: DOWNLINK_PROFILES[this.probeRung], kbps: this.probeKbpsValue };
+    if (this.probeSince === null) return null;
+    const { fullKbps } = this.opts;
+    const profile = DOWNLINK_PROFILES[this.probeRung];
+    return { profile, kbps: fullKbps[profile] - fullKbps[DOWNLINK_PROFILES[this.probeRung - 1]] };
   }
 
   /** What is served under `ceiling` (the lower of the two). */
@@ -315,8 +319,6 @@ export class DownlinkController {
     if (!vouched && this.opts.paddingProbeMs !== undefined) {
       this.probeSince = now;
       this.probeRung = next;
-      this.probeKbpsValue =
-        this.opts.fullKbps[DOWNLINK_PROFILES[next]] - this.opts.fullKbps[DOWNLINK_PROFILES[servedRung]];
       return null;
     }
     return this.stepUp(next, ceilingRung, s, now);

@@ -41,12 +41,20 @@ export class PacketHistory {
   }
 
   /**
-   * The stored packet `seq`, or null if it is gone, older than `maxAgeMs`, or was already
-   * resent within `minResendIntervalMs` (a receiver repeats its NACK until the packet comes).
+   * The stored packet `seq`, or null if it is gone, older than `maxAgeMs`, first sent before
+   * `sentSinceMs`, or was already resent within `minResendIntervalMs` (a receiver repeats its
+   * NACK until the packet comes).
    */
-  take(seq: number, nowMs: number, maxAgeMs: number, minResendIntervalMs: number): Buffer | null {
+  take(
+    seq: number,
+    nowMs: number,
+    maxAgeMs: number,
+    minResendIntervalMs: number,
+    sentSinceMs = Number.NEGATIVE_INFINITY,
+  ): Buffer | null {
     const i = seq % this.capacity;
-    if (this.seqs[i] !== seq || nowMs - this.sentAt[i] > maxAgeMs) return null;
+    if (this.seqs[i] !== seq || nowMs - this.sentAt[i] > maxAgeMs || this.sentAt[i] < sentSinceMs)
+      return null;
     if (this.resentAt[i] !== 0 && nowMs - this.resentAt[i] < minResendIntervalMs) return null;
     this.resentAt[i] = nowMs;
     return this.slots[i].subarray(0, this.lengths[i]);

@@ -279,9 +279,7 @@ export class RtpSendStream {
         this.stats.retransmissionsLimited++;
         continue;
       }
-      const sentAt = this.history.sentAtOf(seq);
-      if (sentAt === null || sentAt < this.keyframeSentAt) continue;
-      const packet = this.history.take(seq, now, NACK_MAX_AGE_MS, minResendMs);
+      const packet = this.history.take(seq, now, NACK_MAX_AGE_MS, minResendMs, this.keyframeSentAt);
       if (!packet) continue;
       this.retransmitTokens -= packet.length;
       this.stats.packetsRetransmitted++;
