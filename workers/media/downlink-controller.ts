@@ -102,6 +102,22 @@ export interface DownlinkControllerOptions {
    * stuck in a queue they overflow (measured: a ~6 s freeze per failed probe on 300 kbit/s).
    */
   paddingProbeMs?: number;
+  /**
+   * With receiverEstimate: a shortfall window whose REMB is below this fraction of what was sent
+   * is a collapse: the link carries well under half of the stream, every frame loses packets, and
+   * nothing renders until the step down's keyframe (measured at 300 kbit/s under `standard`'s
+   * ~550: REMB 193-216 against 520-720 sent, 23-74 NACKs a second, from the first window).
+   * Random loss on a wide link keeps the REMB above what is sent, a REMB trailing a step up on a
+   * clean link has no loss: neither is a collapse.
+   */
+  collapseFraction: number;
+  /**
+   * A collapse for this long steps down without waiting for downMs (two windows: one window
+   * alone may be a burst of cross traffic). A shared stream cannot lower its rate for one
+   * receiver (libwebrtc's per-peer encoder does at once), so each second of waiting is a second
+   * of frozen picture: measured, the gap at a drop to 300 kbit/s was 2.9-5.1 s with downMs alone.
+   */
+  collapseDownMs: number;
 }
 
 /** Audio (Opus mix-minus) and RTP/RTCP overhead on top of a profile's video. */
@@ -133,8 +149,12 @@ export const DEFAULT_DOWNLINK_OPTIONS: DownlinkControllerOptions = {
   lossCalm: 0.03,
   busyFraction: 0.7,
   minFpsFraction: 0.6,
-  // ~10 % of a standard stream's ~100 packets a second; 5 % random loss gives ~5.
-  nackShortfallPerSec: 10,
+  // NACK messages a second. Calibrated at 10 while each arrived twice (RtpMediaLine.isRepeatedRtcp):
+  // the same rate of the client's own NACKs. 5 % random loss on a `standard` stream gives ~2-3
+  // (3-5 when counted twice).
+  nackShortfallPerSec: 5,
+  collapseFraction: 0.5,
+  collapseDownMs: 1000,
 };
 
 /** An estimate this far above the one at a step up is climbing: the probe is not judged yet. */
@@ -156,6 +176,8 @@ export class DownlinkController {
   private capRung: number | null = null;
   private firstAt: number | null = null;
   private shortfallSince: number | null = null;
+  /** Since when every window was a collapse (collapseFraction; null: the last was not). */
+  private collapseSince: number | null = null;
   private calmSince: number | null = null;
   private lastStepAt = Number.NEGATIVE_INFINITY;
   private lastStep: DownlinkStep | null = null;
@@ -206,6 +228,7 @@ export class DownlinkController {
     this.capRung = null;
     this.firstAt = null;
     this.shortfallSince = null;
+    this.collapseSince = null;
     this.calmSince = null;
     this.lastStepAt = Number.NEGATIVE_INFINITY;
     this.lastStep = null;
@@ -275,6 +298,13 @@ export class DownlinkController {
     )
       v = 'neutral';
     this.lastVerdict = v;
+    const collapse =
+      v === 'shortfall' &&
+      this.opts.receiverEstimate === true &&
+      s.estimateKbps !== null &&
+      s.estimateKbps < this.opts.collapseFraction * s.sentKbps;
+    if (!collapse) this.collapseSince = null;
+    else this.collapseSince ??= now;
     if (v === 'shortfall') {
       this.calmSince = null;
       this.shortfallSince ??= now;
@@ -293,7 +323,8 @@ export class DownlinkController {
 
     if (v === 'shortfall' && this.shortfallSince !== null) {
       const wait = probing ? this.opts.probeDownMs : this.opts.downMs;
-      if (servedRung <= this.floorRung || now - this.shortfallSince < wait) return null;
+      const collapsed = this.collapseSince !== null && now - this.collapseSince >= this.opts.collapseDownMs;
+      if (servedRung <= this.floorRung || (now - this.shortfallSince < wait && !collapsed)) return null;
       if (probing) this.backoff = Math.min(this.opts.maxBackoff, this.backoff * 2); // the probe failed
       this.capRung = servedRung - 1;
       return this.step('down', now);
@@ -369,6 +400,7 @@ export class DownlinkController {
     this.lastStepAt = now;
     // The new rung is judged on its own windows.
     this.shortfallSince = null;
+    this.collapseSince = null;
     this.calmSince = direction === 'up' ? now : null;
     return direction;
   }

@@ -304,46 +304,97 @@ describe('DownlinkController for a shared stream (receiver-side estimate, RTP-le
     expect(lossy[lossy.length - 1]).toBe('low');
   });
 
-  /** Windows measured on a 300 kbit/s link (bench shared-300, per-window log): [sent, REMB, lost, NACK/s]. */
+  /**
+   * Windows measured on a 300 kbit/s link (bench shared-300, per-window log): [sent, REMB, lost,
+   * NACK/s]. The NACK rates are half the logged ones: each NACK was counted twice then
+   * (RtpMediaLine.isRepeatedRtcp).
+   */
   const measured = (rows: [number, number, number, number][]): DownlinkSample[] =>
     rows.map(([sent, remb, lost, nack]) => ({ ...rx(sent, remb, lost), nackPerSec: nack }));
   /** Feeds the windows one a second; what was served after each. */
   const replay = (r: Run, rows: [number, number, number, number][]): DownlinkProfile[] =>
     measured(rows).map((w) => feed(r, w, 1, 'standard')[0]);
 
+  /** The drop to 300 kbit/s as measured: REMB falls at once, the client NACKs, its reports still say 0 lost. */
+  const drop: [number, number, number, number][] = [
+    [521, 216, 0, 11.5],
+    [564, 195, 0, 33],
+    [724, 193, 0.043, 37],
+    [604, 193, 0.95, 34],
+    [589, 193, 0.043, 23],
+    [531, 193, 0.8, 33],
+  ];
+
   it('NACKs count as loss before the receiver reports do: the narrowing is met ~2 s sooner', () => {
-    const r = shared();
+    // Without the collapse rule (below), on the NACKs alone.
+    const r: Run = {
+      c: new DownlinkController({
+        ...DEFAULT_DOWNLINK_OPTIONS,
+        receiverEstimate: true,
+        collapseDownMs: Infinity,
+      }),
+      t: 0,
+      served: [],
+    };
     feed(r, rx(590, 1000), 10, 'standard');
-    // The link narrows: REMB falls at once, the client NACKs, its reports still say 0 lost.
-    const seen = replay(r, [
-      [521, 216, 0, 23],
-      [564, 195, 0, 66],
-      [724, 193, 0.043, 74],
-      [604, 193, 0.95, 68],
-      [589, 193, 0.043, 46],
-      [531, 193, 0.8, 66],
-    ]);
+    const seen = replay(r, drop);
     // Shortfall from the first window, a step after 3 s of it: the 4th window (was the 6th).
     expect(seen.indexOf('low')).toBe(3);
+  });
+
+  it('a collapse (REMB under half of what is sent, with NACKs) steps down after two windows, not four', () => {
+    const r = shared();
+    feed(r, rx(590, 1000), 10, 'standard');
+    expect(replay(r, drop).indexOf('low')).toBe(1);
+    // One collapsed window then a milder shortfall: the ordinary 3 s rule.
+    const r2 = shared();
+    feed(r2, rx(590, 1000), 10, 'standard');
+    const seen = replay(r2, [
+      [560, 200, 0, 20],
+      [560, 340, 0, 20],
+      [560, 340, 0, 20],
+      [560, 340, 0, 20],
+    ]);
+    expect(seen.indexOf('low')).toBe(3);
+    // Neither random loss under a wide REMB nor a REMB trailing a clean stream is a collapse.
+    const r3 = shared();
+    feed(r3, rx(590, 1000), 10, 'standard');
+    expect(new Set(feed(r3, { ...rx(590, 900, 0.05), nackPerSec: 30 }, 5, 'standard'))).toEqual(
+      new Set(['standard']),
+    );
+    expect(new Set(feed(r3, rx(590, 200), 5, 'standard'))).toEqual(new Set(['standard']));
+    // `low` (160) on a 150 kbit/s link: REMB ~120 is no collapse; its step to audio waits 3 s.
+    const r4 = shared();
+    feed(r4, rx(590, 1000), 10, 'standard');
+    replay(r4, drop);
+    feed(r4, rx(160, 250), 3, 'standard');
+    const onNarrower = replay(r4, [
+      [160, 120, 0.15, 6],
+      [160, 120, 0.15, 6],
+      [160, 120, 0.15, 6],
+      [160, 120, 0.15, 6],
+    ]);
+    expect(onNarrower.indexOf('audio')).toBe(3);
   });
 
   it('a failed probe is taken back on the NACKs even while the reports flip between 0 and 94 % lost', () => {
     const r = shared();
     feed(r, rx(590, 1000), 10, 'standard');
-    feed(r, rx(590, 200, 0.4), 6, 'standard'); // narrow: down to low
+    feed(r, rx(590, 200, 0.4), 2, 'standard'); // narrow (a collapse): down to low in two windows
     expect(r.c.served('standard')).toBe('low');
     const probed = feed(r, rx(160, 150), 20, 'standard'); // a probe after 15 s calm
     expect(probed[probed.length - 1]).toBe('standard');
     const seen = replay(r, [
-      [603, 153, 0, 18],
-      [523, 153, 0, 58],
-      [577, 153, 0.94, 68],
-      [694, 153, 0, 56],
-      [573, 153, 0.078, 78],
-      [585, 153, 0.078, 54],
+      [603, 153, 0, 9],
+      [523, 153, 0, 29],
+      [577, 153, 0.94, 34],
+      [694, 153, 0, 28],
+      [573, 153, 0.078, 39],
+      [585, 153, 0.078, 27],
     ]);
-    // 2 s of shortfall from the first window: back on low at the 3rd (was the 8th).
-    expect(seen.indexOf('low')).toBe(2);
+    // A collapse from the first window (REMB a quarter of what is sent): back on low at the 2nd
+    // (the 3rd on the NACKs alone, the 8th before them).
+    expect(seen.indexOf('low')).toBe(1);
   });
 
   it('a few NACKs on a link whose REMB covers the stream (5 % random loss) are no shortfall, and no headroom either', () => {
@@ -357,7 +408,7 @@ describe('DownlinkController for a shared stream (receiver-side estimate, RTP-le
   it('serving video, it judges loss by the video reports: a late audio report of the seconds before a step is not a shortfall', () => {
     const r = shared();
     feed(r, rx(590, 1000), 10, 'standard');
-    feed(r, rx(590, 190, 0.3), 6, 'standard'); // narrow: down to low
+    feed(r, rx(590, 190, 0.3), 2, 'standard'); // narrow (a collapse): down to low in two windows
     expect(r.c.served('standard')).toBe('low');
     // On low: the audio report (every ~5 s) still says 11 % lost, the video reports and NACKs are clean.
     const stale = { ...rx(160, 190, 0.11), videoFractionLost: 0 };
@@ -384,7 +435,7 @@ describe('DownlinkController for a shared stream (receiver-side estimate, RTP-le
   it('after a step up on a freed link, the REMB ramping up behind the new stream does not take it back', () => {
     const r = shared();
     feed(r, rx(590, 800), 10, 'standard');
-    feed(r, rx(590, 250, 0.4), 6, 'standard'); // narrow: down to low
+    feed(r, rx(590, 250, 0.4), 2, 'standard'); // narrow (a collapse): down to low in two windows
     expect(r.c.served('standard')).toBe('low');
     // Freed: low's stream (160 kbps) keeps REMB near 240, below standard's need: a probe after 15 s.
     const up = feed(r, rx(160, 240), 20, 'standard');
@@ -414,7 +465,7 @@ describe('DownlinkController with padding probes (RTP-level members that can pad
   const onLow = (): Run => {
     const r = padded();
     feed(r, rx(590, 800), 10, 'standard');
-    feed(r, rx(590, 250, 0.4), 6, 'standard');
+    feed(r, rx(590, 250, 0.4), 2, 'standard'); // a collapse: low in two windows
     expect(r.c.served('standard')).toBe('low');
     return r;
   };

@@ -12,6 +12,9 @@ import { hasFeedback, type ChosenCodec, type MediaKind, type SdpDirection, type 
 import { RtpSendStream } from './send-stream';
 import { Vp8Packetizer } from './vp8-rtp';
 
+/** A byte-identical RTCP message this soon after the last is libdatachannel's repeat (isRepeatedRtcp). */
+const RTCP_REPEAT_MS = 5;
+
 export interface ReceivedVideoFrame extends ReceivedFrame {
   codec: VideoCodecName;
 }
@@ -44,6 +47,9 @@ export class RtpMediaLine {
   receive: RtpReceiveStream | null = null;
   packetizer: RtpPacketizer | null = null;
   private readonly header = emptyRtpHeader();
+  /** The last RTCP message handled and when (see isRepeatedRtcp). */
+  private lastRtcp: Buffer | null = null;
+  private lastRtcpAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly kind: MediaKind,
@@ -113,7 +119,7 @@ export class RtpMediaLine {
   /** RTP or RTCP that libdatachannel delivered (decrypted) on this line's track. */
   onMessage(msg: Buffer): void {
     if (isRtcp(msg)) {
-      this.onRtcp(msg);
+      if (!this.isRepeatedRtcp(msg)) this.onRtcp(msg);
       return;
     }
     const h = this.header;
@@ -162,6 +168,24 @@ export class RtpMediaLine {
 
   private get localSsrc(): number {
     return this.send ? this.ssrcs.media : this.ctx.feedbackSsrc;
+  }
+
+  /**
+   * libdatachannel hands a compound RTCP packet to a track once for every SSRC in it that maps to
+   * the track (PeerConnection::dispatchMedia): on a line the remote also sends on, its NACK or PLI
+   * names its own SSRC as sender and ours as media source, and arrives twice within a millisecond
+   * (measured: every NACK and PLI of a sendrecv wrtc client, so the NACK rates the downlink
+   * controller judged and the NACKs that ended a padding probe were counted double). A copy of
+   * the message just handled, within RTCP_REPEAT_MS, is that; the remote's next compound differs
+   * (its reports' sequence numbers, jitter and delay since our last SR move).
+   */
+  private isRepeatedRtcp(msg: Buffer): boolean {
+    const now = this.ctx.clock.nowMs();
+    const repeated =
+      this.lastRtcp !== null && now - this.lastRtcpAt < RTCP_REPEAT_MS && msg.equals(this.lastRtcp);
+    this.lastRtcp = msg;
+    this.lastRtcpAt = now;
+    return repeated;
   }
 
   /** RTCP from the remote, filtered to the SSRCs of this line (a compound may name several). */

@@ -69,9 +69,10 @@ const PADDING_PACKET_BYTES = RTP_HEADER_BYTES + PADDING_OCTETS;
  * that cannot carry the probe's rate drops from its queue within a round trip, and a few lost
  * packets are enough to say so (on the `low` stream at ~25 packets a second, 1 % random loss
  * loses one every few seconds). The probe's cost is then a few hundred ms of loss, recovered by
- * retransmission, instead of a whole stream sent into a link that cannot carry it.
+ * retransmission, instead of a whole stream sent into a link that cannot carry it. (It was 4
+ * while every NACK of a sendrecv client arrived twice, RtpMediaLine.isRepeatedRtcp: the same two.)
  */
-const PROBE_ABORT_LOST_PACKETS = 4;
+const PROBE_ABORT_LOST_PACKETS = 2;
 /** Budget carried from one padding tick to the next at most (a late tick does not burst). */
 const PADDING_MAX_BURST_MS = 40;
 
