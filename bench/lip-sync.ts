@@ -16,7 +16,11 @@
  * and drift (least-squares slope, last-quarter − first-quarter medians).
  *
  *   node dist/bench/lip-sync.js [--minutes=N] [--warmup=S] [--label=NAME] [--no-shared-stream]
- *                               [--viewer-profile=low|standard|high] [--env=KEY=VALUE ...]
+ *                               [--viewer-profile=low|standard|high] [--chromium-viewer]
+ *                               [--env=KEY=VALUE ...]
+ *
+ * `--chromium-viewer` adds a second viewer, Debian's Chromium (lip-sync/chromium-viewer.ts): its
+ * onsets are where the browser shows the frame and plays the sample, its own A/V sync included.
  *
  * The viewer asks for `standard` (15 fps) by default: a flash then shows on the next of its
  * frames, 66.7 ms apart, which alone spreads its offsets over ~50 ms; `high` (30 fps) halves that.
@@ -41,6 +45,7 @@ import {
   type OffsetSummary,
 } from './lip-sync/flash-beep';
 import { analyseRecording } from './lip-sync/recording';
+import { ChromiumViewer } from './lip-sync/chromium-viewer';
 import { ServerProcess } from './server-process';
 import { inboundCounters, UNSEEN_AUDIO_MS, type InboundCounters } from '../workers/media/av-sync';
 import { readMetrics } from './control-api';
@@ -55,6 +60,7 @@ interface Options {
   label: string;
   sharedStream: boolean;
   viewerProfile: Profile;
+  chromiumViewer: boolean;
   env: Record<string, string>;
 }
 
@@ -65,6 +71,7 @@ function parseCli(argv: string[]): Options {
     label: 'run',
     sharedStream: true,
     viewerProfile: 'standard',
+    chromiumViewer: false,
     env: {},
   };
   for (const arg of argv) {
@@ -75,6 +82,7 @@ function parseCli(argv: string[]): Options {
     else if (key === '--warmup' && Number(value) >= 0) opts.warmupSec = Number(value);
     else if (key === '--label' && value && /^[a-z0-9-]+$/.test(value)) opts.label = value;
     else if (key === '--no-shared-stream' && value === undefined) opts.sharedStream = false;
+    else if (key === '--chromium-viewer' && value === undefined) opts.chromiumViewer = true;
     else if (key === '--viewer-profile' && value !== undefined && isOneOf(PROFILES, value))
       opts.viewerProfile = value;
     else if (key === '--env' && value && value.includes('=')) {
@@ -82,7 +90,7 @@ function parseCli(argv: string[]): Options {
       opts.env[value.slice(0, i)] = value.slice(i + 1);
     } else
       throw new Error(
-        `unknown option ${arg} (--minutes=N --warmup=S --label=NAME --no-shared-stream --viewer-profile=P --env=K=V)`,
+        `unknown option ${arg} (--minutes=N --warmup=S --label=NAME --no-shared-stream --viewer-profile=P --chromium-viewer --env=K=V)`,
       );
   }
   return opts;
@@ -118,8 +126,12 @@ export interface LipSyncResult {
    */
   viewerStack: { medianMs: number | null };
   viewerCorrected: OffsetSummary;
+  /** The Chromium viewer (--chromium-viewer): all events and those the sender pushed on time. */
+  chromium: (OffsetSummary & { flashes: number; beeps: number; frames: number; streams: string[] }) | null;
+  chromiumClean: OffsetSummary | null;
   recordingOffsets: number[];
   viewerOffsets: number[];
+  chromiumOffsets: number[];
 }
 
 async function waitForRecording(server: ServerProcess, id: string): Promise<RecordingManifest> {
@@ -137,6 +149,7 @@ async function main(): Promise<void> {
   const loadStart = os.loadavg();
   const server = new ServerProcess();
   const clients: TestClient[] = [];
+  let chromium: ChromiumViewer | null = null;
   const sender = new FlashBeepSender();
   try {
     await server.start(opts.env);
@@ -164,6 +177,7 @@ async function main(): Promise<void> {
     const deadline = Date.now() + 30_000;
     while (sink.frames === 0 && Date.now() < deadline) await sleep(200);
     if (sink.frames === 0) throw new Error('the viewer received no video');
+    if (opts.chromiumViewer) chromium = await ChromiumViewer.join(server.url, ROOM, opts.viewerProfile);
     await sleep(opts.warmupSec * 1000);
     const started = await api<RecordingManifest>(server, `/api/rooms/${ROOM}/recordings`, {
       method: 'POST',
@@ -231,13 +245,24 @@ async function main(): Promise<void> {
           sink.audioOnsets,
         ),
       );
+      const co = chromium ? await chromium.collect() : null;
+      const cs = co
+        ? summarize(
+            pairOnsets(
+              co.video.filter((t) => t >= viewerFrom),
+              co.audio,
+            ),
+          )
+        : null;
       log(
         `viewer so far: ${so.events} events, median ${so.medianMs} ms, p95|.| ${so.p95AbsMs} ms` +
+          (cs ? `; Chromium: ${cs.events} events, median ${cs.medianMs} ms, p95|.| ${cs.p95AbsMs} ms` : '') +
           (serverSync ? `; server video delay ${JSON.stringify(serverSync)}` : ''),
       );
     }
     await api(server, `/api/recordings/${started.body.id}/stop`, { method: 'POST' });
     const viewerTo = performance.now();
+    const chromiumOnsets = chromium ? await chromium.collect() : null;
     const manifest = await waitForRecording(server, started.body.id);
     if (manifest.state === 'failed') throw new Error(`recording failed: ${manifest.failureReason}`);
     const mp4 = path.join(server.dir, 'recordings', manifest.id, 'recording.mp4');
@@ -273,6 +298,13 @@ async function main(): Promise<void> {
         ? [{ videoMs: e.videoMs, offsetMs: e.offsetMs - s.viewerStack }]
         : [];
     });
+    const chromiumVideo = chromiumOnsets?.video.filter((t) => t >= viewerFrom && t <= viewerTo) ?? [];
+    const chromiumEvents = chromiumOnsets ? pairOnsets(chromiumVideo, chromiumOnsets.audio) : [];
+    const chromiumLate = pushLateness(
+      chromiumEvents.map((e) => e.videoMs),
+      sender.sent,
+    );
+    const chromiumClean = chromiumEvents.filter((_, i) => onTime(chromiumLate[i]));
     const stackValues = timeline.flatMap((s) => (s.viewerStack === null ? [] : [s.viewerStack]));
     const appliedValues = timeline.flatMap((s) => (s.applied === null ? [] : [s.applied]));
     const r1 = (x: number): number | null => (Number.isFinite(x) ? Math.round(x * 10) / 10 : null);
@@ -314,8 +346,19 @@ async function main(): Promise<void> {
       },
       viewerStack: { medianMs: r1(quantile(stackValues, 0.5)) },
       viewerCorrected: summarize(corrected),
+      chromium: chromiumOnsets
+        ? {
+            ...summarize(chromiumEvents),
+            flashes: chromiumVideo.length,
+            beeps: chromiumOnsets.audio.length,
+            frames: chromiumOnsets.frames,
+            streams: chromiumOnsets.streams,
+          }
+        : null,
+      chromiumClean: chromiumOnsets ? summarize(chromiumClean) : null,
       recordingOffsets: rec.events.map((e) => Math.round(e.offsetMs * 10) / 10),
       viewerOffsets: viewerEvents.map((e) => Math.round(e.offsetMs * 10) / 10),
+      chromiumOffsets: chromiumEvents.map((e) => Math.round(e.offsetMs * 10) / 10),
     };
     fs.mkdirSync(RESULTS_DIR, { recursive: true });
     const base = path.join(RESULTS_DIR, `lip-sync-${opts.label}`);
@@ -324,6 +367,7 @@ async function main(): Promise<void> {
     process.stdout.write(markdown(result));
   } finally {
     sender.stop();
+    await chromium?.close();
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
     await server.stop();
   }
@@ -341,6 +385,7 @@ export function markdown(r: LipSyncResult): string {
     `Run of ${r.date}: \`node dist/bench/lip-sync.js --minutes=${r.options.minutes} --warmup=${r.options.warmupSec} --label=${r.options.label}` +
       `${r.options.sharedStream ? '' : ' --no-shared-stream'}` +
       `${r.options.viewerProfile === 'standard' ? '' : ` --viewer-profile=${r.options.viewerProfile}`}` +
+      `${r.options.chromiumViewer ? ' --chromium-viewer' : ''}` +
       `${Object.entries(r.options.env)
         .map(([k, v]) => ` --env=${k}=${v}`)
         .join(
@@ -359,6 +404,12 @@ export function markdown(r: LipSyncResult): string {
     row('viewer sinks (wrtc), sender on time', r.viewerClean),
     row('viewer sinks (wrtc), all events', r.viewer),
     row("viewer, sender on time, its own stack's estimate removed", r.viewerCorrected),
+    ...(r.chromium && r.chromiumClean
+      ? [
+          row('**viewer (Chromium: shown and played), sender on time**', r.chromiumClean),
+          row('viewer (Chromium), all events', r.chromium),
+        ]
+      : []),
     '',
     `Server: applied video delay min / median / max ${r.appliedDelay.minMs} / ${r.appliedDelay.medianMs} / ${r.appliedDelay.maxMs} ms;` +
       ` estimate error against the recording (offset − (estimate − applied)) median ${r.estimateError.medianMs} ms,` +
@@ -367,6 +418,12 @@ export function markdown(r: LipSyncResult): string {
     '',
     `Recording: ${r.recording.durationSec.toFixed(1)} s, ${r.recording.flashes} flashes and ${r.recording.beeps} beeps found.`,
     `Viewer: ${r.viewer.frames} frames, ${r.viewer.flashes} flashes and ${r.viewer.beeps} beeps seen.`,
+    ...(r.chromium
+      ? [
+          `Chromium viewer: ${r.chromium.frames} frames, ${r.chromium.flashes} flashes and ${r.chromium.beeps} beeps seen; ` +
+            `received tracks (kind:stream) ${r.chromium.streams.join(', ')}.`,
+        ]
+      : []),
     `Sender: ${r.sender.events} events sent, worst flash push ${r.sender.maxPushLateMs} ms late.`,
     `Server A/V sync at the end: ${r.serverSync ? JSON.stringify(r.serverSync) : 'not reported'}.`,
     '',
@@ -374,6 +431,7 @@ export function markdown(r: LipSyncResult): string {
     '',
     `Viewer offsets: ${r.viewerOffsets.join(' ')}`,
     '',
+    ...(r.chromium ? [`Chromium viewer offsets: ${r.chromiumOffsets.join(' ')}`, ''] : []),
   ].join('\n');
 }
 

@@ -1,0 +1,208 @@
+/**
+ * A Chromium viewer for the lip-sync benchmark: Debian's Chromium (headless, playwright-core)
+ * receives the composite and the mix as a browser participant does, and finds the flash and
+ * beep onsets where a person would meet them:
+ *
+ * - video: `requestVideoFrameCallback` on a <video> playing the received track; each frame is
+ *   drawn into a small canvas and its centre luma read; the onset is the frame's
+ *   `expectedDisplayTime` (when the compositor shows it);
+ * - audio: the received track through an AudioWorklet (frame-exact: the block's `currentTime`
+ *   plus the sample's index), mapped to the page's clock with `getOutputTimestamp()` (when that
+ *   sample leaves the audio output). The track is also played by an <audio> element: Chromium
+ *   pulls a remote track's audio (NetEq) for its output.
+ *
+ * Both are converted to this process's `performance.now()` through the wall clock (each side's
+ * `timeOrigin`), so they pair with the wrtc viewer's and the sender's times. Chromium runs its own
+ * A/V sync on the two tracks when the server's answer puts them in one stream (msid): this is
+ * the figure a browser user gets, its receive stack included.
+ *
+ * Signalling goes through this process (socket.io, as TestClient does): the page makes the
+ * receive-only offer (its candidates in it), we carry it to the server, the answer and the
+ * server's candidates back.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { io, type Socket } from 'socket.io-client';
+import type { JoinedPayload } from '../../workers/protocol/signaling';
+import type { Profile } from '../../workers/protocol/media';
+import { provisionJoin } from '../../test/helpers/api';
+import { call } from '../../test/helpers/signal';
+import { BEEP_THRESHOLD, LUMA_THRESHOLD } from './flash-beep';
+
+/** What the page hands back: onsets on the wall clock (ms since the epoch). */
+interface PageOnsets {
+  video: number[];
+  audio: number[];
+  frames: number;
+  /** Per received track, `kind:stream id` (one shared id: Chromium syncs the two as a group). */
+  streams: string[];
+}
+
+/** Runs in the page: sets up the receive-only peer connection and the detectors. */
+async function pageInstall(args: { lumaThreshold: number; beepThreshold: number }): Promise<string> {
+  const w = window as unknown as Record<string, unknown>;
+  const pc = new RTCPeerConnection();
+  w.pc = pc;
+  const onsets = { video: [] as number[], audio: [] as number[], frames: 0, streams: [] as string[] };
+  w.onsets = onsets;
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  const toWall = (pageMs: number): number => performance.timeOrigin + pageMs;
+
+  const video = document.createElement('video');
+  video.muted = true;
+  video.autoplay = true;
+  video.playsInline = true;
+  document.body.appendChild(video);
+  const canvas = document.createElement('canvas');
+  canvas.width = 32;
+  canvas.height = 18;
+  const g = canvas.getContext('2d', { willReadFrequently: true });
+  let bright = false;
+  const onFrame = (_now: number, meta: VideoFrameCallbackMetadata): void => {
+    onsets.frames++;
+    if (g) {
+      g.drawImage(video, 0, 0, canvas.width, canvas.height);
+      // The centre quarter, as centreLuma reads the wrtc viewer's frames.
+      const px = g.getImageData(8, 4, 16, 9).data;
+      let sum = 0;
+      for (let i = 0; i < px.length; i += 4) sum += 0.299 * px[i] + 0.587 * px[i + 1] + 0.114 * px[i + 2];
+      const luma = sum / (px.length / 4);
+      const now = luma >= args.lumaThreshold;
+      if (now && !bright) onsets.video.push(toWall(meta.expectedDisplayTime));
+      bright = now;
+    }
+    video.requestVideoFrameCallback(onFrame);
+  };
+  video.requestVideoFrameCallback(onFrame);
+
+  const ctx = new AudioContext({ sampleRate: 48000 });
+  const worklet = `
+    class Onsets extends AudioWorkletProcessor {
+      constructor() { super(); this.loud = false; this.quietFor = 0; }
+      process(inputs) {
+        const ch = inputs[0] && inputs[0][0];
+        if (!ch) return true;
+        for (let i = 0; i < ch.length; i++) {
+          const v = Math.abs(ch[i]) * 32768;
+          if (v >= ${args.beepThreshold}) {
+            if (!this.loud) this.port.postMessage(currentTime + i / sampleRate);
+            this.loud = true;
+            this.quietFor = 0;
+          } else if (this.loud && ++this.quietFor > sampleRate / 20) {
+            this.loud = false; // 50 ms below the threshold ends the beep
+          }
+        }
+        return true;
+      }
+    }
+    registerProcessor('onsets', Onsets);`;
+  await ctx.audioWorklet.addModule(URL.createObjectURL(new Blob([worklet], { type: 'text/javascript' })));
+  const node = new AudioWorkletNode(ctx, 'onsets');
+  node.port.onmessage = (e: MessageEvent<number>) => {
+    const ts = ctx.getOutputTimestamp();
+    if (ts.contextTime === undefined || ts.performanceTime === undefined) return;
+    onsets.audio.push(toWall(ts.performanceTime + (e.data - ts.contextTime) * 1000));
+  };
+  node.connect(ctx.destination);
+  void ctx.resume();
+
+  pc.ontrack = (e) => {
+    onsets.streams.push(`${e.track.kind}:${e.streams[0]?.id ?? '-'}`);
+    const stream = new MediaStream([e.track]);
+    if (e.track.kind === 'video') {
+      video.srcObject = stream;
+      void video.play().catch(() => undefined);
+    } else {
+      const audio = document.createElement('audio');
+      audio.autoplay = true;
+      audio.srcObject = stream;
+      document.body.appendChild(audio);
+      void audio.play().catch(() => undefined);
+      ctx.createMediaStreamSource(stream).connect(node);
+    }
+  };
+  await pc.setLocalDescription(await pc.createOffer());
+  // The offer with every candidate in it (loopback gathers in milliseconds): no trickle needed.
+  await new Promise<void>((resolve) => {
+    if (pc.iceGatheringState === 'complete') return resolve();
+    pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && resolve();
+    setTimeout(resolve, 3000);
+  });
+  return pc.localDescription?.sdp ?? '';
+}
+
+export class ChromiumViewer {
+  private constructor(
+    private readonly browser: Browser,
+    private readonly page: Page,
+    private readonly socket: Socket,
+  ) {}
+
+  /** Joins `roomId` as a viewer asking for `profile`; resolves once the page decodes video. */
+  static async join(serverUrl: string, roomId: string, profile: Profile): Promise<ChromiumViewer> {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--autoplay-policy=no-user-gesture-required', '--disable-gpu'],
+    });
+    const page = await browser.newPage();
+    page.on('pageerror', (err) => process.stderr.write(`[chromium viewer] ${err.message}\n`));
+    // The server's own origin: a secure context (AudioWorklet) on 127.0.0.1.
+    await page.goto(`${serverUrl}/healthz`);
+    const socket = io(serverUrl, { transports: ['websocket'], reconnection: false, forceNew: true });
+    const viewer = new ChromiumViewer(browser, page, socket);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('connect_error', reject);
+      });
+      const token = await provisionJoin(serverUrl, {
+        roomId,
+        displayName: 'chromium-viewer',
+        role: 'viewer',
+      });
+      await call<JoinedPayload>(socket, 'join', { roomId, profile, token });
+      socket.on('ice', (d: { candidate: RTCIceCandidateInit | null }) => {
+        if (d.candidate)
+          void page
+            .evaluate(
+              (c) => (window as unknown as { pc: RTCPeerConnection }).pc.addIceCandidate(c),
+              d.candidate,
+            )
+            .catch(() => undefined);
+      });
+      const offer = await page.evaluate(pageInstall, {
+        lumaThreshold: LUMA_THRESHOLD,
+        beepThreshold: BEEP_THRESHOLD,
+      });
+      const answer = await call<{ sdp: string }>(socket, 'offer', { sdp: offer });
+      await page.evaluate(
+        (sdp) =>
+          (window as unknown as { pc: RTCPeerConnection }).pc.setRemoteDescription({ type: 'answer', sdp }),
+        answer.sdp,
+      );
+      const deadline = Date.now() + 30_000;
+      while ((await viewer.collect()).frames === 0) {
+        if (Date.now() > deadline) throw new Error('the Chromium viewer received no video');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return viewer;
+    } catch (err) {
+      await viewer.close();
+      throw err;
+    }
+  }
+
+  /** Onsets so far, on this process's performance.now() clock. */
+  async collect(): Promise<PageOnsets> {
+    const o = await this.page.evaluate(() => (window as unknown as { onsets: PageOnsets }).onsets);
+    const local = (wallMs: number): number => wallMs - performance.timeOrigin;
+    return { ...o, video: o.video.map(local), audio: o.audio.map(local) };
+  }
+
+  async close(): Promise<void> {
+    this.socket.close();
+    await this.browser.close().catch(() => undefined);
+  }
+}
