@@ -2,6 +2,7 @@ import type { DownlinkProfile } from '../../../workers/protocol/media';
 import {
   DEFAULT_DOWNLINK_OPTIONS,
   DownlinkController,
+  type DownlinkControllerOptions,
   type DownlinkSample,
 } from '../../../workers/media/downlink-controller';
 import { DownlinkStatsReader, type RawStat } from '../../../workers/media/downlink-stats';
@@ -277,11 +278,17 @@ describe('DownlinkController', () => {
 });
 
 describe('DownlinkController for a shared stream (receiver-side estimate, RTP-level members)', () => {
-  const shared = (): Run => ({
-    c: new DownlinkController({ ...DEFAULT_DOWNLINK_OPTIONS, receiverEstimate: true }),
+  const shared = (extra: Partial<DownlinkControllerOptions> = {}): Run => ({
+    c: new DownlinkController({ ...DEFAULT_DOWNLINK_OPTIONS, receiverEstimate: true, ...extra }),
     t: 0,
     served: [],
   });
+  /** A shared `standard` stream settled on a wide link (10 clean windows). */
+  const settled = (extra: Partial<DownlinkControllerOptions> = {}): Run => {
+    const r = shared(extra);
+    feed(r, rx(590, 1000), 10, 'standard');
+    return r;
+  };
   /** A shared stream at the profile's rate `sent`: REMB at `remb`, loss as given. */
   const rx = (sent: number, remb: number, fractionLost = 0): DownlinkSample =>
     link(remb, { sentKbps: sent, fractionLost, sentFps: 8, expectedFps: 15 });
@@ -327,29 +334,15 @@ describe('DownlinkController for a shared stream (receiver-side estimate, RTP-le
 
   it('NACKs count as loss before the receiver reports do: the narrowing is met ~2 s sooner', () => {
     // Without the collapse rule (below), on the NACKs alone.
-    const r: Run = {
-      c: new DownlinkController({
-        ...DEFAULT_DOWNLINK_OPTIONS,
-        receiverEstimate: true,
-        collapseDownMs: Infinity,
-      }),
-      t: 0,
-      served: [],
-    };
-    feed(r, rx(590, 1000), 10, 'standard');
-    const seen = replay(r, drop);
+    const seen = replay(settled({ collapseDownMs: Infinity }), drop);
     // Shortfall from the first window, a step after 3 s of it: the 4th window (was the 6th).
     expect(seen.indexOf('low')).toBe(3);
   });
 
   it('a collapse (REMB under half of what is sent, with NACKs) steps down after two windows, not four', () => {
-    const r = shared();
-    feed(r, rx(590, 1000), 10, 'standard');
-    expect(replay(r, drop).indexOf('low')).toBe(1);
+    expect(replay(settled(), drop).indexOf('low')).toBe(1);
     // One collapsed window then a milder shortfall: the ordinary 3 s rule.
-    const r2 = shared();
-    feed(r2, rx(590, 1000), 10, 'standard');
-    const seen = replay(r2, [
+    const seen = replay(settled(), [
       [560, 200, 0, 20],
       [560, 340, 0, 20],
       [560, 340, 0, 20],
@@ -357,15 +350,13 @@ describe('DownlinkController for a shared stream (receiver-side estimate, RTP-le
     ]);
     expect(seen.indexOf('low')).toBe(3);
     // Neither random loss under a wide REMB nor a REMB trailing a clean stream is a collapse.
-    const r3 = shared();
-    feed(r3, rx(590, 1000), 10, 'standard');
+    const r3 = settled();
     expect(new Set(feed(r3, { ...rx(590, 900, 0.05), nackPerSec: 30 }, 5, 'standard'))).toEqual(
       new Set(['standard']),
     );
     expect(new Set(feed(r3, rx(590, 200), 5, 'standard'))).toEqual(new Set(['standard']));
     // `low` (160) on a 150 kbit/s link: REMB ~120 is no collapse; its step to audio waits 3 s.
-    const r4 = shared();
-    feed(r4, rx(590, 1000), 10, 'standard');
+    const r4 = settled();
     replay(r4, drop);
     feed(r4, rx(160, 250), 3, 'standard');
     const onNarrower = replay(r4, [
