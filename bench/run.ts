@@ -24,7 +24,7 @@ import { adaptiveDownlinkMarkdown, DOWNLINK_VARIANTS, runAdaptiveDownlink } from
 import { machineInfo, writeReport, type BenchReport } from './report';
 import { runScenario, type RunOptions } from './scenario';
 import { mallocTunables } from './server-process';
-import { runSoak, soakMarkdown } from './soak';
+import { runSoak, soakMarkdown, type SoakResult } from './soak';
 import { checkTargets, sharedEncodeTargets } from './targets';
 
 const RESULTS_DIR = path.resolve(__dirname, '../../bench/results');
@@ -397,13 +397,15 @@ function soakEntry(argv: readonly string[]): boolean {
   // Set-up, the last finalize and teardown come on top of the soak itself.
   const deadlineMs = (durationMin * 60 + 300) * 1000;
   const deadline = setTimeout(() => void abort(`deadline of ${deadlineMs / 1000} s reached`, 1), deadlineMs);
-  runSoak({ durationMin, rooms: Math.round(rooms), sampleS, progress, track }, commandLine())
+  const write = (r: SoakResult): void => {
+    fs.mkdirSync(RESULTS_DIR, { recursive: true });
+    fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.json`), JSON.stringify(r, null, 2) + '\n');
+    fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.md`), soakMarkdown(r));
+    progress(`wrote bench/results/${stem}.{json,md}: ${r.judgement.pass ? 'PASS' : 'FAIL'}`);
+  };
+  runSoak({ durationMin, rooms: Math.round(rooms), sampleS, progress, track, onResult: write }, commandLine())
     .then(async (r) => {
       clearTimeout(deadline);
-      fs.mkdirSync(RESULTS_DIR, { recursive: true });
-      fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.json`), JSON.stringify(r, null, 2) + '\n');
-      fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.md`), soakMarkdown(r));
-      progress(`wrote bench/results/${stem}.{json,md}: ${r.judgement.pass ? 'PASS' : 'FAIL'}`);
       for (const v of r.judgement.verdicts.filter((x) => !x.pass))
         progress(
           `FAIL ${v.check} ${v.subject}: ${v.first} -> ${v.last} (${v.limit})${v.note ? ` ${v.note}` : ''}`,

@@ -11,8 +11,10 @@
  * options than the defaults).
  */
 import Redis from 'ioredis';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import {
   adminRequest,
   createRoom,
@@ -61,6 +63,11 @@ export interface SoakOptions {
   sampleS: number;
   progress: (line: string) => void;
   track: (close: () => Promise<void> | void) => () => void;
+  /**
+   * Called with the result before the teardown closes the stable participants' peer connections
+   * (where the load generator's wrtc may crash): the result is written whatever happens next.
+   */
+  onResult: (r: SoakResult) => void;
 }
 
 export interface SoakResult {
@@ -86,6 +93,11 @@ export interface SoakResult {
     attempted: number;
     completed: number;
     errors: string[];
+    /**
+     * Churn participants' processes (soak-churner.ts) that died by a signal: the load
+     * generator's wrtc, not the server (its deaths are mcu_worker_deaths_total).
+     */
+    loadGeneratorCrashes: string[];
   };
   recordings: {
     cycleSeconds: number;
@@ -149,7 +161,12 @@ export async function runSoak(opts: SoakOptions, command: string): Promise<SoakR
     const machine0 = machineBusyTicks();
     const bench0 = process.cpuUsage();
 
-    const churn = { attempted: 0, completed: 0, errors: [] as string[] };
+    const churn = {
+      attempted: 0,
+      completed: 0,
+      errors: [] as string[],
+      loadGeneratorCrashes: [] as string[],
+    };
     const recs = {
       started: 0,
       finalStates: {} as Record<string, number>,
@@ -165,27 +182,16 @@ export async function runSoak(opts: SoakOptions, command: string): Promise<SoakR
         const at = t0 + (k * CHURN_PERIOD_S + (r * CHURN_PERIOD_S) / opts.rooms) * 1000;
         if (at + CHURN_STAY_S * 1000 > endAt) return;
         await sleep(at - performance.now());
-        // A fresh identity each time; index past the stable ones (its colour and tone).
-        const p = new SyntheticParticipant(stable.length + (k % 8), roomId, 'standard');
-        const untrackP = opts.track(() => p.close());
         churn.attempted++;
-        let joined = false;
-        try {
-          const j = await withTimeout(p.join(server, STEP_TIMEOUT_MS), 'join');
-          joined = true;
-          live.add(p.participantId);
-          await withTimeout(p.connect(j), 'connect');
-          p.sender.start();
-          await sleep(at + CHURN_STAY_S * 1000 - performance.now());
-          if (p.framesTotal === 0) throw new Error('no video received while in the room');
-          churn.completed++;
-        } catch (err) {
-          churn.errors.push(`${since()} s, ${roomId}: ${(err as Error).message}`);
-        } finally {
-          await p.leave(STEP_TIMEOUT_MS);
-          if (joined) live.delete(p.participantId);
-          untrackP();
-        }
+        // A fresh identity each time; index past the stable ones (its colour and tone).
+        const c = await churnCycle(server, roomId, stable.length + (k % 8), opts.track, live);
+        if (c.error === null && c.frames > 0) churn.completed++;
+        else
+          churn.errors.push(`${since()} s, ${roomId}: ${c.error ?? 'no video received while in the room'}`);
+        if (c.signal !== null)
+          churn.loadGeneratorCrashes.push(
+            `${since()} s, ${roomId}: ${c.signal} ${c.left ? 'after its leave' : 'before its leave'}`,
+          );
       }
     };
 
@@ -265,7 +271,7 @@ export async function runSoak(opts: SoakOptions, command: string): Promise<SoakR
     await Promise.race([Promise.allSettled(background), sleep(FINALIZE_TIMEOUT_MS)]);
 
     const r1 = (v: number): number => Math.round(v * 10) / 10;
-    return {
+    const result: SoakResult = {
       date: new Date().toISOString(),
       command,
       durationMin: opts.durationMin,
@@ -289,10 +295,77 @@ export async function runSoak(opts: SoakOptions, command: string): Promise<SoakR
       serverProblems: server.problems().slice(-20),
       samples,
     };
+    opts.onResult(result);
+    return result;
   } finally {
     await teardown();
     untrack();
   }
+}
+
+interface ChurnOutcome {
+  frames: number;
+  error: string | null;
+  /** The server acknowledged its leave (or the leave timed out) before the process ended. */
+  left: boolean;
+  signal: NodeJS.Signals | null;
+}
+
+/**
+ * One churn participant for CHURN_STAY_S, in a process of its own (soak-churner.ts): joins,
+ * sends and receives, leaves. Its participant id is in `live` while it is in the room.
+ */
+function churnCycle(
+  server: ServerEndpoint,
+  roomId: string,
+  index: number,
+  track: SoakOptions['track'],
+  live: Set<string>,
+): Promise<ChurnOutcome> {
+  const child = spawn(
+    process.execPath,
+    [path.join(__dirname, 'soak-churner.js'), roomId, String(index), String(CHURN_STAY_S)],
+    {
+      env: { ...process.env, SOAK_SERVER_URL: server.url, SOAK_ADMIN_KEY: server.adminApiKey },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const untrack = track(() => void child.kill('SIGKILL'));
+  // Join, stay, leave, each step bounded: a hung cycle is killed and counted as an error.
+  const kill = setTimeout(() => child.kill('SIGKILL'), (CHURN_STAY_S + (4 * STEP_TIMEOUT_MS) / 1000) * 1000);
+  const out: ChurnOutcome = { frames: 0, error: null, left: false, signal: null };
+  let participantId: string | null = null;
+  let stderr = '';
+  let buffered = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      const msg = JSON.parse(line) as {
+        joined?: string;
+        frames?: number;
+        error?: string | null;
+        left?: boolean;
+      };
+      if (msg.joined) live.add((participantId = msg.joined));
+      if (msg.frames !== undefined) out.frames = msg.frames;
+      if (msg.error !== undefined) out.error = msg.error;
+      if (msg.left) out.left = true;
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-500)));
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      clearTimeout(kill);
+      untrack();
+      if (participantId) live.delete(participantId);
+      out.signal = signal;
+      if (code !== 0 && signal === null && out.error === null)
+        out.error = `churn process exited ${code}: ${stderr.trim().split('\n').pop() ?? ''}`;
+      resolve(out);
+    });
+  });
 }
 
 /** Long-lived processes by role (media workers by pid); ffmpeg runs are instances of a series. */
@@ -395,6 +468,7 @@ export function soakMarkdown(r: SoakResult): string {
     `- ${r.durationMin} min; sampled every ${r.sampleSeconds} s; warm-up ${round1(warm)} min, judged window the last ${round1(j.plan.judgedS / 60)} min, whose first and last ${round1(j.plan.segmentS / 60)} min are compared.`,
     `- Load: ${r.machine.cores} cores; load average ${r.machine.loadavgStart.join(' / ')} at the start, ${r.machine.loadavgEnd.join(' / ')} at the end; whole machine ${r.machine.machineCpuPercent} % of one core on average, of which the server's tree ${r.machine.serverCpuPercent} % and this load generator ${r.machine.benchCpuPercent} % (the rest: other programs on the shared machine).`,
     `- Churn: ${r.churn.completed}/${r.churn.attempted} joins completed with video${r.churn.errors.length ? `; errors: ${r.churn.errors.slice(0, 5).join('; ')}` : ''}.`,
+    `- Load generator: ${r.churn.loadGeneratorCrashes.length} churn process(es) died by a signal (each cycle runs in its own process, bench/soak-churner.ts)${r.churn.loadGeneratorCrashes.length ? `: ${r.churn.loadGeneratorCrashes.slice(0, 5).join('; ')}` : ''}.`,
     `- Recordings: ${r.recordings.started} started, final states ${JSON.stringify(r.recordings.finalStates)}, ${r.recordings.deleted} deleted${r.recordings.errors.length ? `; errors: ${r.recordings.errors.slice(0, 5).join('; ')}` : ''}.`,
     '',
     `## Verdicts: ${j.pass ? '**PASS**' : '**FAIL**'}`,
