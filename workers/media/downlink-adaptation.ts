@@ -188,6 +188,17 @@ export class DownlinkAdaptation {
     s.expectedFps = this.hooks.expectedFps(m.id);
     const probing = e.controller.probe;
     const step = e.controller.update(s, ceiling, performance.now());
+    // Every window, for reading a run's decisions back (LOG_LEVEL=debug).
+    this.log.debug('downlink window', {
+      participantId: m.id,
+      served: e.controller.served(ceiling),
+      verdict: e.controller.lastVerdict,
+      estimateKbps: s.estimateKbps === null ? null : Math.round(s.estimateKbps),
+      sentKbps: Math.round(s.sentKbps),
+      fractionLost: s.fractionLost,
+      videoFractionLost: s.videoFractionLost,
+      nackPerSec: s.nackPerSec,
+    });
     if (e.controller.lastVerdict === 'shortfall') this.limited.add(m.id);
     else this.limited.delete(m.id);
     this.followProbe(m, probing, e.controller.probe, step, s);

@@ -217,6 +217,25 @@ describe('RtpSendStream', () => {
     expect(s.padding).toBe(false);
     expect(s.stats.paddingProbesAborted).toBe(1);
   });
+  it("stops a probe when the remote's REMB falls below the highest it sent during the probe, not while it rises", () => {
+    const clock = fakeClock();
+    const s = stream('video', clock, []);
+    s.sendPayloads(new H264Packetizer().packetize(AU), 9000, true);
+    s.onRemb(300_000);
+    s.startPadding(430, 3000, 2000);
+    // The link carries more: the remote's estimate climbs, with the odd small dip.
+    for (const remb of [310_000, 330_000, 320_000, 360_000]) s.onRemb(remb);
+    expect(s.padding).toBe(true);
+    // Its delay detector sees the queue grow: 0.85x what arrives.
+    s.onRemb(300_000);
+    expect(s.padding).toBe(false);
+    expect(s.stats.paddingProbesAborted).toBe(1);
+    expect(s.stats.rembBitrate).toBe(300_000);
+    // Without a probe running a falling REMB is only recorded.
+    s.onRemb(200_000);
+    expect(s.stats.paddingProbesAborted).toBe(1);
+  });
+
   it('answers a repeated NACK once per round trip, not every time the client asks', () => {
     const clock = fakeClock();
     const sent: Buffer[] = [];

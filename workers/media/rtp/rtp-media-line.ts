@@ -215,7 +215,7 @@ export class RtpMediaLine {
             this.ctx.onKeyframeRequest('fir');
           break;
         case 'remb':
-          if (send && p.ssrcs.includes(mediaSsrc)) send.stats.rembBitrate = p.bitrate;
+          if (send && p.ssrcs.includes(mediaSsrc)) send.onRemb(p.bitrate);
           break;
         default:
           break;

@@ -73,6 +73,16 @@ const PADDING_PACKET_BYTES = RTP_HEADER_BYTES + PADDING_OCTETS;
  * while every NACK of a sendrecv client arrived twice, RtpMediaLine.isRepeatedRtcp: the same two.)
  */
 const PROBE_ABORT_LOST_PACKETS = 2;
+/**
+ * A REMB this far below the highest the remote sent since a probe started stops the probe: on a
+ * link that carries the probe the remote's estimate only rises (more arrives), while its delay
+ * detector sees the link's queue grow before the queue overflows and answers at once with 0.85×
+ * what arrives. Measured on 300 kbit/s (shared-300, a REMB log): the REMB fell 9-20 % about 1 s
+ * into each failed probe, the client's first NACKs of probe-era media came ~0.5 s later (a
+ * freeze of ~0.5-0.75 s when the probe ran on to them); in every probe on the freed link it rose
+ * in steps of 1-4 % with no fall. libwebrtc sends a fall of 3 % or more at once.
+ */
+const PROBE_ABORT_REMB_FALL = 0.95;
 /** Budget carried from one padding tick to the next at most (a late tick does not burst). */
 const PADDING_MAX_BURST_MS = 40;
 
@@ -101,6 +111,8 @@ export class RtpSendStream {
   private padStartedAt = 0;
   private padRampMs = 0;
   private probeLostPackets = 0;
+  /** The highest REMB since the probe started (bits per second; 0: none yet). */
+  private probeRembPeak = 0;
   readonly stats: SendStreamStats = {
     packetsSent: 0,
     bytesSent: 0,
@@ -207,8 +219,9 @@ export class RtpSendStream {
    * A bandwidth probe: padding-only packets on the RTX stream at `kbps` on top of the media, for
    * up to `maxMs` (sent by padTick). The remote's bandwidth estimator counts them like media
    * (libwebrtc feeds every arriving packet to it, then drops an RTX packet with no payload), so a
-   * link that carries the rate lets its REMB rise, and one that cannot drops media from its queue
-   * and the NACKs stop the probe at once (PROBE_ABORT_LOST_PACKETS). With `rampMs` the rate
+   * link that carries the rate lets its REMB rise, and one that cannot first makes the REMB fall
+   * (PROBE_ABORT_REMB_FALL), then drops media from its queue and the NACKs stop the probe at once
+   * (PROBE_ABORT_LOST_PACKETS). With `rampMs` the rate
    * rises linearly from 0 to `kbps` over that time: a link with less headroom than the probe
    * then starts to queue, and to drop, a little at a time, and the probe stops at its first
    * losses instead of after a full-rate burst has overflowed the queue (measured on 300 kbit/s:
@@ -225,6 +238,7 @@ export class RtpSendStream {
     this.padLastAt = now;
     this.padStartedAt = now;
     this.probeLostPackets = 0;
+    this.probeRembPeak = this.stats.rembBitrate;
     return true;
   }
 
@@ -301,13 +315,27 @@ export class RtpSendStream {
     }
   }
 
+  /** A REMB (receiver estimated maximum bitrate, bits per second) from the remote for this stream. */
+  onRemb(bitrate: number): void {
+    this.stats.rembBitrate = bitrate;
+    if (this.padBytesPerMs === 0) return;
+    if (bitrate >= this.probeRembPeak) {
+      this.probeRembPeak = bitrate;
+      return;
+    }
+    if (bitrate < PROBE_ABORT_REMB_FALL * this.probeRembPeak) this.abortProbe();
+  }
+
   /** Media sent since the probe started and lost on the way stops the probe (see startPadding). */
   private judgeProbe(sequenceNumbers: readonly number[]): void {
     for (const seq of sequenceNumbers) {
       const sentAt = this.history.sentAtOf(seq);
       if (sentAt !== null && sentAt >= this.padStartedAt) this.probeLostPackets++;
     }
-    if (this.probeLostPackets < PROBE_ABORT_LOST_PACKETS) return;
+    if (this.probeLostPackets >= PROBE_ABORT_LOST_PACKETS) this.abortProbe();
+  }
+
+  private abortProbe(): void {
     this.stopPadding();
     this.stats.paddingProbesAborted++;
   }
