@@ -106,7 +106,7 @@ export interface DownlinkControllerOptions {
    * With receiverEstimate: a shortfall window whose REMB is below this fraction of what was sent
    * is a collapse: the link carries well under half of the stream, every frame loses packets, and
    * nothing renders until the step down's keyframe (measured at 300 kbit/s under `standard`'s
-   * ~550: REMB 193-216 against 520-720 sent, 23-74 NACKs a second, from the first window).
+   * ~550: REMB 193-216 against 520-720 sent, 12-37 NACKs a second, from the first window).
    * Random loss on a wide link keeps the REMB above what is sent, a REMB trailing a step up on a
    * clean link has no loss: neither is a collapse.
    */

@@ -221,8 +221,8 @@ export class RtpSendStream {
    * (libwebrtc feeds every arriving packet to it, then drops an RTX packet with no payload), so a
    * link that carries the rate lets its REMB rise, and one that cannot first makes the REMB fall
    * (PROBE_ABORT_REMB_FALL), then drops media from its queue and the NACKs stop the probe at once
-   * (PROBE_ABORT_LOST_PACKETS). With `rampMs` the rate
-   * rises linearly from 0 to `kbps` over that time: a link with less headroom than the probe
+   * (PROBE_ABORT_LOST_PACKETS). With `rampMs` the rate rises linearly from 0 to `kbps` over that
+   * time: a link with less headroom than the probe
    * then starts to queue, and to drop, a little at a time, and the probe stops at its first
    * losses instead of after a full-rate burst has overflowed the queue (measured on 300 kbit/s:
    * one failed full-rate probe froze the served stream 3.2 s). Without a negotiated RTX stream
