@@ -99,6 +99,30 @@ function parseCli(argv: string[]): Options {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const log = (line: string): void => void process.stderr.write(`[lip-sync] ${line}\n`);
 
+export interface StackMeans {
+  audioJitterMs: number;
+  videoJitterMs: number;
+  decodeMs: number;
+}
+
+/** Mean delays between two readings of a receiver's inbound counters (null: nothing emitted). */
+function stackMeans(a: InboundCounters | null, b: InboundCounters | null): StackMeans | null {
+  if (!a || !b || b.audioEmitted <= a.audioEmitted || b.videoEmitted <= a.videoEmitted) return null;
+  const r = (x: number): number => Math.round(x * 10) / 10;
+  return {
+    audioJitterMs: r(
+      ((b.audioJitterDelayS - a.audioJitterDelayS) / (b.audioEmitted - a.audioEmitted)) * 1000,
+    ),
+    videoJitterMs: r(
+      ((b.videoJitterDelayS - a.videoJitterDelayS) / (b.videoEmitted - a.videoEmitted)) * 1000,
+    ),
+    decodeMs:
+      b.videoDecoded > a.videoDecoded
+        ? r(((b.videoDecodeS - a.videoDecodeS) / (b.videoDecoded - a.videoDecoded)) * 1000)
+        : 0,
+  };
+}
+
 export interface LipSyncResult {
   date: string;
   options: Options;
@@ -129,6 +153,14 @@ export interface LipSyncResult {
   /** The Chromium viewer (--chromium-viewer): all events and those the sender pushed on time. */
   chromium: (OffsetSummary & { flashes: number; beeps: number; frames: number; streams: string[] }) | null;
   chromiumClean: OffsetSummary | null;
+  /**
+   * Each viewer's own receive stack over the measured window, from its getStats (means per
+   * sample / frame, ms): audio jitter buffer, video jitter buffer, decode.
+   */
+  receiveStacks: {
+    wrtc: StackMeans | null;
+    chromium: StackMeans | null;
+  };
   recordingOffsets: number[];
   viewerOffsets: number[];
   chromiumOffsets: number[];
@@ -187,6 +219,8 @@ async function main(): Promise<void> {
     log(`recording ${started.body.id} for ${opts.minutes} min`);
     const viewerFrom = performance.now();
     const recordingFrom = viewerFrom;
+    const wrtcStart = inboundCounters(await clients[1].pc.getStats());
+    const chromiumStart = chromium ? await chromium.counters() : null;
     const endAt = Date.now() + opts.minutes * 60_000;
     let serverSync: Record<string, number> | null = null;
     /** Every 2 s: the server's estimate and applied delay, the viewer's own-stack estimate. */
@@ -263,6 +297,10 @@ async function main(): Promise<void> {
     await api(server, `/api/recordings/${started.body.id}/stop`, { method: 'POST' });
     const viewerTo = performance.now();
     const chromiumOnsets = chromium ? await chromium.collect() : null;
+    const receiveStacks = {
+      wrtc: stackMeans(wrtcStart, inboundCounters(await clients[1].pc.getStats())),
+      chromium: chromium ? stackMeans(chromiumStart, await chromium.counters()) : null,
+    };
     const manifest = await waitForRecording(server, started.body.id);
     if (manifest.state === 'failed') throw new Error(`recording failed: ${manifest.failureReason}`);
     const mp4 = path.join(server.dir, 'recordings', manifest.id, 'recording.mp4');
@@ -356,6 +394,7 @@ async function main(): Promise<void> {
           }
         : null,
       chromiumClean: chromiumOnsets ? summarize(chromiumClean) : null,
+      receiveStacks,
       recordingOffsets: rec.events.map((e) => Math.round(e.offsetMs * 10) / 10),
       viewerOffsets: viewerEvents.map((e) => Math.round(e.offsetMs * 10) / 10),
       chromiumOffsets: chromiumEvents.map((e) => Math.round(e.offsetMs * 10) / 10),
@@ -415,6 +454,14 @@ export function markdown(r: LipSyncResult): string {
       ` estimate error against the recording (offset − (estimate − applied)) median ${r.estimateError.medianMs} ms,` +
       ` p95 |.| ${r.estimateError.p95AbsMs} ms over ${r.estimateError.events} events.`,
     `Viewer's own receive stack (audio − video, its getStats): median ${r.viewerStack.medianMs} ms.`,
+    ...(['wrtc', 'chromium'] as const).flatMap((k) => {
+      const m = r.receiveStacks?.[k];
+      return m
+        ? [
+            `${k === 'wrtc' ? 'wrtc' : 'Chromium'} viewer's receive stack over the window (means): audio jitter buffer ${m.audioJitterMs} ms, video jitter buffer ${m.videoJitterMs} ms, decode ${m.decodeMs} ms.`,
+          ]
+        : [];
+    }),
     '',
     `Recording: ${r.recording.durationSec.toFixed(1)} s, ${r.recording.flashes} flashes and ${r.recording.beeps} beeps found.`,
     `Viewer: ${r.viewer.frames} frames, ${r.viewer.flashes} flashes and ${r.viewer.beeps} beeps seen.`,

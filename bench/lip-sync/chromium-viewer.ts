@@ -27,6 +27,8 @@ import type { Profile } from '../../workers/protocol/media';
 import { provisionJoin } from '../../test/helpers/api';
 import { call } from '../../test/helpers/signal';
 import { BEEP_THRESHOLD, LUMA_THRESHOLD } from './flash-beep';
+import { inboundCounters, type InboundCounters } from '../../workers/media/av-sync';
+import type { RawStat } from '../../workers/media/downlink-stats';
 
 /** What the page hands back: onsets on the wall clock (ms since the epoch). */
 interface PageOnsets {
@@ -199,6 +201,29 @@ export class ChromiumViewer {
     const o = await this.page.evaluate(() => (window as unknown as { onsets: PageOnsets }).onsets);
     const local = (wallMs: number): number => wallMs - performance.timeOrigin;
     return { ...o, video: o.video.map(local), audio: o.audio.map(local) };
+  }
+
+  /** The page's inbound-rtp counters (jitter buffers, decode), as read from a wrtc viewer. */
+  async counters(): Promise<InboundCounters | null> {
+    // Only the inbound-rtp fields inboundCounters reads, as plain numbers.
+    const list: RawStat[] = await this.page.evaluate(async () => {
+      const report = await (window as unknown as { pc: RTCPeerConnection }).pc.getStats();
+      const out: RawStat[] = [];
+      report.forEach((s: RTCInboundRtpStreamStats) => {
+        if (s.type !== 'inbound-rtp') return;
+        out.push({
+          id: s.id,
+          type: s.type,
+          kind: s.kind,
+          jitterBufferDelay: s.jitterBufferDelay,
+          jitterBufferEmittedCount: s.jitterBufferEmittedCount,
+          totalDecodeTime: s.totalDecodeTime,
+          framesDecoded: s.framesDecoded,
+        });
+      });
+      return out;
+    });
+    return inboundCounters(list);
   }
 
   async close(): Promise<void> {
