@@ -108,19 +108,22 @@ export interface StackMeans {
 /** Mean delays between two readings of a receiver's inbound counters (null: nothing emitted). */
 function stackMeans(a: InboundCounters | null, b: InboundCounters | null): StackMeans | null {
   if (!a || !b || b.audioEmitted <= a.audioEmitted || b.videoEmitted <= a.videoEmitted) return null;
-  const r = (x: number): number => Math.round(x * 10) / 10;
   return {
-    audioJitterMs: r(
-      ((b.audioJitterDelayS - a.audioJitterDelayS) / (b.audioEmitted - a.audioEmitted)) * 1000,
-    ),
-    videoJitterMs: r(
-      ((b.videoJitterDelayS - a.videoJitterDelayS) / (b.videoEmitted - a.videoEmitted)) * 1000,
-    ),
+    audioJitterMs: ((b.audioJitterDelayS - a.audioJitterDelayS) / (b.audioEmitted - a.audioEmitted)) * 1000,
+    videoJitterMs: ((b.videoJitterDelayS - a.videoJitterDelayS) / (b.videoEmitted - a.videoEmitted)) * 1000,
     decodeMs:
       b.videoDecoded > a.videoDecoded
-        ? r(((b.videoDecodeS - a.videoDecodeS) / (b.videoDecoded - a.videoDecoded)) * 1000)
+        ? ((b.videoDecodeS - a.videoDecodeS) / (b.videoDecoded - a.videoDecoded)) * 1000
         : 0,
   };
+}
+
+/** The same, to 0.1 ms for the report. */
+function roundedStack(m: StackMeans | null): StackMeans | null {
+  const r = (x: number): number => Math.round(x * 10) / 10;
+  return (
+    m && { audioJitterMs: r(m.audioJitterMs), videoJitterMs: r(m.videoJitterMs), decodeMs: r(m.decodeMs) }
+  );
 }
 
 export interface LipSyncResult {
@@ -247,28 +250,8 @@ async function main(): Promise<void> {
         }
       }
       const vc = inboundCounters(await clients[1].pc.getStats());
-      let viewerStack: number | null = null;
-      if (
-        vc &&
-        viewerPrev &&
-        vc.audioEmitted > viewerPrev.audioEmitted &&
-        vc.videoEmitted > viewerPrev.videoEmitted
-      ) {
-        const a =
-          ((vc.audioJitterDelayS - viewerPrev.audioJitterDelayS) /
-            (vc.audioEmitted - viewerPrev.audioEmitted)) *
-          1000;
-        const v =
-          ((vc.videoJitterDelayS - viewerPrev.videoJitterDelayS) /
-            (vc.videoEmitted - viewerPrev.videoEmitted)) *
-          1000;
-        const d =
-          vc.videoDecoded > viewerPrev.videoDecoded
-            ? ((vc.videoDecodeS - viewerPrev.videoDecodeS) / (vc.videoDecoded - viewerPrev.videoDecoded)) *
-              1000
-            : 0;
-        viewerStack = a + UNSEEN_AUDIO_MS - v - d;
-      }
+      const m = stackMeans(viewerPrev, vc);
+      const viewerStack = m ? m.audioJitterMs + UNSEEN_AUDIO_MS - m.videoJitterMs - m.decodeMs : null;
       if (vc) viewerPrev = vc;
       timeline.push({ at: performance.now(), estimate, applied, viewerStack });
       if (Date.now() < nextReport) continue;
@@ -298,8 +281,8 @@ async function main(): Promise<void> {
     const viewerTo = performance.now();
     const chromiumOnsets = chromium ? await chromium.collect() : null;
     const receiveStacks = {
-      wrtc: stackMeans(wrtcStart, inboundCounters(await clients[1].pc.getStats())),
-      chromium: chromium ? stackMeans(chromiumStart, await chromium.counters()) : null,
+      wrtc: roundedStack(stackMeans(wrtcStart, inboundCounters(await clients[1].pc.getStats()))),
+      chromium: chromium ? roundedStack(stackMeans(chromiumStart, await chromium.counters())) : null,
     };
     const manifest = await waitForRecording(server, started.body.id);
     if (manifest.state === 'failed') throw new Error(`recording failed: ${manifest.failureReason}`);
