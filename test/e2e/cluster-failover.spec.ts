@@ -4,17 +4,12 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { api, ensureRoom, token } from '../helpers/api';
 import { startCluster, waitForNodes, type ClusterNode, type TestCluster } from '../helpers/cluster';
 import { joinRoom, RED } from '../helpers/live-room';
-import { childPids, spawnServer } from '../helpers/server';
+import { killProcessTree, spawnServer } from '../helpers/server';
 import { waitFor } from '../helpers/signal';
 import type { TestClient } from '../helpers/wrtc-client';
 import { buildPublic, joinByLink, launchChromium, newPage, pageStats, waitForStats } from './helpers/browser';
 
 const ROOM = 'failover';
-
-/** Every process under `pid`, deepest first, then `pid`. */
-function processTree(pid: number): number[] {
-  return [...childPids(pid).flatMap(processTree), pid];
-}
 
 /**
  * What a load balancer in front of the control nodes does, reduced to one rule: each new TCP
@@ -153,13 +148,7 @@ describe('the join page when its control node dies', () => {
     const routedBefore = proxy.routed.length;
     const joinsBefore = joinsOnA(before.participantId);
     expect(joinsBefore).toBe(1);
-    for (const pid of processTree(b.proc.pid!)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    killProcessTree(b.proc.pid!);
     const killedAt = Date.now();
     // A rejoin keeps the participant id (the same identity replaces its own session), so the
     // host's log tells it: one more `participant joined` of the page's participant.

@@ -210,6 +210,31 @@ export function childPids(pid: number): number[] {
     .filter((n) => Number.isInteger(n) && n > 0);
 }
 
+/**
+ * A machine's sudden death for a process and everything under it: the tree is frozen top-down
+ * with SIGSTOP first, so no parent lives on to see (and log as a worker death) a child that
+ * happens to be killed before it, then every process gets SIGKILL.
+ */
+export function killProcessTree(pid: number): void {
+  const tree: number[] = [];
+  // Stop each process before listing its children: a stopped process cannot spawn another.
+  const freeze = (p: number) => {
+    signal(p, 'SIGSTOP');
+    tree.push(p);
+    for (const c of childPids(p)) freeze(c);
+  };
+  freeze(pid);
+  for (const p of tree) signal(p, 'SIGKILL');
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
 /** The ffmpeg children of a process with their command lines (Linux /proc). */
 export function ffmpegChildren(pid: number): { pid: number; cmdline: string }[] {
   const out: { pid: number; cmdline: string }[] = [];

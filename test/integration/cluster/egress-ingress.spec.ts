@@ -9,7 +9,7 @@ import { api } from '../../helpers/api';
 import { hostOf, startCluster, type ClusterNode, type TestCluster } from '../../helpers/cluster';
 import { GREEN, joinRoom, RED } from '../../helpers/live-room';
 import { frameContainsColour, goertzel, rgbToYuv } from '../../helpers/media-analysis';
-import { childPids, tempDir } from '../../helpers/server';
+import { killProcessTree, tempDir } from '../../helpers/server';
 import { waitFor } from '../../helpers/signal';
 import type { TestClient } from '../../helpers/wrtc-client';
 import {
@@ -24,11 +24,6 @@ import {
 } from '../egress/egress-fixtures';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Every process under `pid`, deepest first, then `pid`. */
-function processTree(pid: number): number[] {
-  return [...childPids(pid).flatMap(processTree), pid];
-}
 
 /** H.264 + AAC holding `colour` in its last frame and `toneHz` in its last second. */
 async function expectMedia(file: string, colour: typeof RED, toneHz: number): Promise<void> {
@@ -303,13 +298,7 @@ describe('egress and ingress through a node that does not host the room', () => 
       redis.disconnect();
     }
 
-    for (const pid of processTree(a.proc.pid!)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    killProcessTree(a.proc.pid!);
     const killedAt = Date.now();
     const leftOf = (pid: string) =>
       sink.events.filter(

@@ -10,14 +10,9 @@ import {
 } from '../../helpers/cluster';
 import { BLUE, GREEN, joinRoom, RED } from '../../helpers/live-room';
 import { frameContainsColour, rgbToYuv } from '../../helpers/media-analysis';
-import { childPids } from '../../helpers/server';
+import { killProcessTree } from '../../helpers/server';
 import { waitFor } from '../../helpers/signal';
 import type { TestClient } from '../../helpers/wrtc-client';
-
-/** Every process under `pid`, deepest first, then `pid`. */
-function processTree(pid: number): number[] {
-  return [...childPids(pid).flatMap(processTree), pid];
-}
 
 /**
  * Failures of a two-node cluster (docs/scale-out.md, "Failures"): a Redis restart ends no room;
@@ -114,13 +109,7 @@ describe('failures in a cluster of two nodes', () => {
     await new Promise((r) => setTimeout(r, 5000));
 
     const killedAt = Date.now();
-    for (const pid of processTree(b.proc.pid!)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    killProcessTree(b.proc.pid!);
     const framesAtKill = onA.framesReceived;
 
     await waitFor(() => roomEnded(onB).length > 0, 30_000, "room-ended for the lost node's room");

@@ -14,7 +14,7 @@ import {
 } from '../../helpers/cluster';
 import { BLUE, joinRoom, RED } from '../../helpers/live-room';
 import type { TestClient } from '../../helpers/wrtc-client';
-import { childPids, startTestServer } from '../../helpers/server';
+import { killProcessTree, startTestServer } from '../../helpers/server';
 import { waitFor } from '../../helpers/signal';
 import { ManifestStore } from '../../../workers/kernel/recordings/manifest-store';
 import { loadRecordingWorkerConfig } from '../../../workers/recording/config';
@@ -32,10 +32,6 @@ import {
 
 const logger = captureLogs();
 
-/** Every process under `pid`, deepest first, then `pid`. */
-function processTree(pid: number): number[] {
-  return [...childPids(pid).flatMap(processTree), pid];
-}
 const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 describe('retention in a cluster', () => {
@@ -258,13 +254,7 @@ describe('webhooks of rooms in a three-node cluster', () => {
     if (!roomId) throw new Error(`no room went to ${c.nodeId}: ${placed.join(' ')}`);
     sockets.push((await signalingJoin(b, roomId, 'on-b')).socket);
     await settle(2000);
-    for (const pid of processTree(c.proc.pid!)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    killProcessTree(c.proc.pid!);
     const sawLoss = (n: ClusterNode) =>
       n.lines.some((l) => l.includes('"cluster node lost"') && l.includes(c.nodeId));
     await waitFor(() => sawLoss(a) && sawLoss(b), 30_000, "both survivors' janitors to see the loss", 200);
