@@ -203,7 +203,7 @@ async function runVariant(
     await server.start({
       HOST: shaped.hostIp,
       DOWNLINK_ADAPTATION: variant.adaptation ? 'on' : 'off',
-      ...(variant.sharedEncode ? { VIDEO_ENCODE: 'shared' } : {}),
+      VIDEO_ENCODE: variant.sharedEncode ? 'shared' : 'per-peer',
     });
     const roomId = `downlink-${variant.name}`;
     await createRoom(server, { roomId, profile: 'standard', maxParticipants: 8 });

@@ -16,7 +16,8 @@
  *                  encode CPU per profile, a shared encode, HLS and player delays, RTMP and RTSP
  *                  ingest delays
  *   shared-N       1 room of N on `standard` with VIDEO_ENCODE=shared (one VP8 encode for all,
- *                  RTP-level stack; issue #17), beside std-N (one libwebrtc encode per peer);
+ *                  RTP-level stack; issue #17), beside std-N (VIDEO_ENCODE=per-peer: one libwebrtc
+ *                  encode per peer); shared-low-N and shared-high-N on those profiles;
  *                  shared-churn[-<K>] is churn with VIDEO_ENCODE=shared (a late joiner's first frame)
  * plus `baseline` (peer-to-peer latency), `capacity` (search on std-N), `capacity-shared` (the
  * same search on shared-N), `kernels` (micro-benchmark) and
@@ -67,6 +68,8 @@ export interface CliOptions {
   /** The overload scenario: room counts of its curves and join attempts per curve. */
   overloadRooms: number[];
   overloadMax: number;
+  /** The overload scenario's encode path (VIDEO_ENCODE of both curves; default the server's). */
+  overloadEncode: 'per-peer' | 'shared';
   /** The adaptive-downlink scenario's variants by name (null: all). */
   downlinkVariants: string[] | null;
 }
@@ -91,6 +94,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
         'deadline',
         'overload-rooms',
         'overload-max',
+        'overload-encode',
         'downlink-variants',
       ].includes(k)
     ) {
@@ -124,10 +128,16 @@ export function parseCli(argv: readonly string[]): CliOptions {
       .map(Number)
       .filter((n) => Number.isInteger(n) && n >= 1 && n <= 8),
     overloadMax: Math.max(2, Math.min(40, Number(flags.get('overload-max') ?? 14) || 14)),
+    overloadEncode: encodeFlag(flags.get('overload-encode')),
     downlinkVariants: flags.has('downlink-variants')
       ? String(flags.get('downlink-variants')).split(',').filter(Boolean)
       : null,
   };
+}
+
+function encodeFlag(v: string | undefined): CliOptions['overloadEncode'] {
+  if (v === undefined || v === 'shared' || v === 'per-peer') return v ?? 'shared';
+  throw new Error(`--overload-encode must be shared or per-peer, not "${v}"`);
 }
 
 function isKnown(key: string): boolean {
@@ -164,10 +174,11 @@ export function h264RoomSize(key: string): number | null {
 export function specFor(key: string): ScenarioSpec | null {
   let m = /^std-(\d+)$/.exec(key);
   if (m) return spec(key, `1 room x ${m[1]}, standard`, 1, Number(m[1]), 'standard', false);
-  m = /^shared-(\d+)$/.exec(key);
+  m = /^shared-(?:(low|high)-)?(\d+)$/.exec(key);
   if (m) {
-    const title = `1 room x ${m[1]}, standard, one shared VP8 encode`;
-    const s = spec(key, title, 1, Number(m[1]), 'standard', false);
+    const profile = (m[1] ?? 'standard') as ScenarioSpec['profile'];
+    const title = `1 room x ${m[2]}, ${profile}, one shared VP8 encode`;
+    const s = spec(key, title, 1, Number(m[2]), profile, false);
     return s && { ...s, sharedEncode: true };
   }
   m = /^low-(\d+)$/.exec(key);

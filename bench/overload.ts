@@ -27,6 +27,8 @@ export interface OverloadOptions {
   roomCounts: number[];
   /** Join attempts per curve (default: twice the default NODE_CAPACITY). */
   maxAttempts: number;
+  /** VIDEO_ENCODE of every curve: the shared encode (the default) or one encoder per peer. */
+  videoEncode: 'per-peer' | 'shared';
   measureMs: number;
   progress: (line: string) => void;
   track: (close: () => Promise<void> | void) => () => void;
@@ -60,6 +62,7 @@ export interface OverloadResult {
   cores: number;
   loadavgStart: number[];
   loadavgEnd: number[];
+  videoEncode: OverloadOptions['videoEncode'];
   baselineNote: string;
   curves: OverloadCurve[];
 }
@@ -90,12 +93,14 @@ export async function runOverload(opts: OverloadOptions): Promise<OverloadResult
   const loadavgStart = os.loadavg();
   const curves: OverloadCurve[] = [];
   for (const rooms of opts.roomCounts)
-    for (const m of MODES) curves.push(await runCurve(m.mode, m.env, rooms, opts));
+    for (const m of MODES)
+      curves.push(await runCurve(m.mode, { ...m.env, VIDEO_ENCODE: opts.videoEncode }, rooms, opts));
   return {
     date: new Date().toISOString(),
     cores: os.cpus().length,
     loadavgStart: loadavgStart.map((x) => Math.round(x * 100) / 100),
     loadavgEnd: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    videoEncode: opts.videoEncode,
     baselineNote:
       'Latency is through the server (send → receive, frame stamps); the direct peer-to-peer baseline on this machine is ≈ 34 ms p50, so added ≈ latency − 34 ms.',
     curves,
@@ -241,6 +246,7 @@ export function overloadMarkdown(r: OverloadResult, command: string): string {
     '',
     `- Date: ${r.date}; ${r.cores} cores; load average at start ${r.loadavgStart.join(' / ')}, at end ${r.loadavgEnd.join(' / ')}`,
     `- Command: \`${command}\``,
+    `- Encode path: VIDEO_ENCODE=${r.videoEncode} in every curve${r.videoEncode === 'shared' ? ' (one VP8 encode per profile per room, the cost table of docs/overload.md "with the shared encode")' : ' (one libwebrtc encoder per peer)'}.`,
     '- `before`: admission control and shedding off (NODE_CAPACITY=100000, ADMISSION_LIMIT=1, ADMISSION_MAX_LOOP_DELAY_MS huge, QUALITY_SHEDDING=off): the engine alone; `after`: the defaults (NODE_CAPACITY=7, ADMISSION_LIMIT=0.85, ADMISSION_MAX_LOOP_DELAY_MS=200, shedding on).',
     `- ${r.baselineNote}`,
     '- The load generator runs on the same cores as the server, and other work on this machine may too: compare the curves of one run, not across runs.',

@@ -213,14 +213,17 @@ async function main(opts: CliOptions): Promise<void> {
     const overload = await runOverload({
       roomCounts: opts.overloadRooms,
       maxAttempts: opts.overloadMax,
+      videoEncode: opts.overloadEncode,
       // Short windows: the curve has a point per join attempt.
       measureMs: Math.min(opts.measureMs, 4000),
       progress,
       track,
     });
-    const stem = process.argv.slice(2).every((a) => a === '--scenarios=overload')
-      ? 'overload'
-      : 'overload-partial';
+    // --out names the overload's own files when it ran alone; else `overload` for the default
+    // run of it and `overload-partial` beside other scenarios.
+    const alone = opts.keys.length === 1;
+    const named = process.argv.some((a) => a.startsWith('--out='));
+    const stem = !alone ? 'overload-partial' : named ? opts.out : 'overload';
     fs.mkdirSync(RESULTS_DIR, { recursive: true });
     fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.json`), JSON.stringify(overload, null, 2) + '\n');
     fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.md`), overloadMarkdown(overload, commandLine()));
@@ -284,6 +287,15 @@ async function main(opts: CliOptions): Promise<void> {
     notes: [...runNotes(results, baseline), ...notes],
   };
   label = 'done';
+  // A scenario with files of its own that ran alone under --out (overload) keeps the name.
+  if (
+    opts.keys.length === 1 &&
+    opts.keys[0] === 'overload' &&
+    process.argv.some((a) => a.startsWith('--out='))
+  ) {
+    progress(`finished in ${report.durationSeconds} s`);
+    return;
+  }
   const files = writeReport(RESULTS_DIR, opts.out, report);
   progress(
     `finished in ${report.durationSeconds} s; wrote ${files.map((f) => path.relative(process.cwd(), f)).join(', ')}`,
@@ -360,7 +372,7 @@ function clusterEntry(argv: readonly string[]): boolean {
 }
 
 /**
- * `--scenario soak [--duration-min=30] [--rooms=1] [--sample=5] [--out=stem]`: the long run of
+ * `--scenario soak [--duration-min=30] [--rooms=1] [--sample=5] [--encode=shared|per-peer] [--out=stem]`: the long run of
  * bench/soak.ts (memory, fds, Redis keys, worker deaths). Writes bench/results/soak.{json,md}
  * with the defaults, soak-partial (or --out) otherwise.
  */
@@ -370,10 +382,10 @@ function soakEntry(argv: readonly string[]): boolean {
   const rest = argv.filter((a, k) => k !== i && !(argv[i] === '--scenario' && k === i + 1));
   const flags = new Map<string, string>();
   for (const a of rest) {
-    const m = /^--(duration-min|rooms|sample|out)=(.+)$/.exec(a);
+    const m = /^--(duration-min|rooms|sample|out|encode)=(.+)$/.exec(a);
     if (!m) {
       process.stderr.write(
-        `soak: unknown argument "${a}" (--duration-min=M, --rooms=R, --sample=S, --out=stem)\n`,
+        `soak: unknown argument "${a}" (--duration-min=M, --rooms=R, --sample=S, --encode=shared|per-peer, --out=stem)\n`,
       );
       process.exit(2);
     }
@@ -391,6 +403,11 @@ function soakEntry(argv: readonly string[]): boolean {
   const rooms = num('rooms', 1, 1, 8);
   const sampleS = num('sample', 5, 1, 60);
   const stem = flags.get('out') ?? (rest.length === 0 ? 'soak' : 'soak-partial');
+  const videoEncode = flags.get('encode') ?? 'shared';
+  if (videoEncode !== 'shared' && videoEncode !== 'per-peer') {
+    process.stderr.write(`soak: --encode must be shared or per-peer\n`);
+    process.exit(2);
+  }
   label = 'soak';
   process.once('SIGINT', () => void abort('interrupted (SIGINT)', 130));
   process.once('SIGTERM', () => void abort('terminated (SIGTERM)', 143));
@@ -403,7 +420,10 @@ function soakEntry(argv: readonly string[]): boolean {
     fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.md`), soakMarkdown(r));
     progress(`wrote bench/results/${stem}.{json,md}: ${r.judgement.pass ? 'PASS' : 'FAIL'}`);
   };
-  runSoak({ durationMin, rooms: Math.round(rooms), sampleS, progress, track, onResult: write }, commandLine())
+  runSoak(
+    { durationMin, rooms: Math.round(rooms), sampleS, videoEncode, progress, track, onResult: write },
+    commandLine(),
+  )
     .then(async (r) => {
       clearTimeout(deadline);
       for (const v of r.judgement.verdicts.filter((x) => !x.pass))

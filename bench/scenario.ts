@@ -41,7 +41,11 @@ export async function runScenario(spec: ScenarioSpec, opts: RunOptions): Promise
   const untrack = opts.track(teardown);
   try {
     if (spec.pinned) pinSelf(true);
-    await server.start(spec.sharedEncode ? { VIDEO_ENCODE: 'shared' } : {}, spec.pinned ? '0' : undefined);
+    // Each scenario names its encode path: std-<N> is the per-peer one whatever the default.
+    await server.start(
+      { VIDEO_ENCODE: spec.sharedEncode ? 'shared' : 'per-peer' },
+      spec.pinned ? '0' : undefined,
+    );
     sampler = new TreeSampler(server.pid);
     sampler.start();
     opts.progress(`server pid ${server.pid} at ${server.url}; joining ${spec.rooms} x ${spec.perRoom}`);

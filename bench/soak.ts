@@ -61,6 +61,8 @@ export interface SoakOptions {
   durationMin: number;
   rooms: number;
   sampleS: number;
+  /** VIDEO_ENCODE of the server (default: shared, the server's default). */
+  videoEncode: 'shared' | 'per-peer';
   progress: (line: string) => void;
   track: (close: () => Promise<void> | void) => () => void;
   /**
@@ -73,6 +75,8 @@ export interface SoakOptions {
 export interface SoakResult {
   date: string;
   command: string;
+  /** Absent in results from before the shared encode became the default (they were per peer). */
+  videoEncode?: 'shared' | 'per-peer';
   durationMin: number;
   rooms: number;
   perRoom: number;
@@ -131,7 +135,7 @@ export async function runSoak(opts: SoakOptions, command: string): Promise<SoakR
   const untrack = opts.track(teardown);
   try {
     const loadavgStart = os.loadavg();
-    await server.start();
+    await server.start({ VIDEO_ENCODE: opts.videoEncode });
     sampler = new TreeSampler(server.pid, 5000);
     sampler.start();
     const roomIds = Array.from({ length: opts.rooms }, (_, r) => `soak-${r}`);
@@ -274,6 +278,7 @@ export async function runSoak(opts: SoakOptions, command: string): Promise<SoakR
     const result: SoakResult = {
       date: new Date().toISOString(),
       command,
+      videoEncode: opts.videoEncode,
       durationMin: opts.durationMin,
       rooms: opts.rooms,
       perRoom: PER_ROOM,
@@ -464,7 +469,7 @@ export function soakMarkdown(r: SoakResult): string {
     '# Soak: memory, file descriptors, Redis keys',
     '',
     `- Date: ${r.date}; command: \`${r.command}\``,
-    `- ${r.rooms} room(s) of ${r.perRoom} on \`standard\`: ${r.perRoom - 1} stable participants and one place where a new participant joins every ${r.churn.periodSeconds} s, stays ${r.churn.staySeconds} s and leaves; a recording started every ${r.recordings.cycleSeconds} s (rooms in turn), stopped after ${r.recordings.onSeconds} s, deleted once finalized.`,
+    `- ${r.rooms} room(s) of ${r.perRoom} on \`standard\`, VIDEO_ENCODE=${r.videoEncode ?? 'per-peer'}: ${r.perRoom - 1} stable participants and one place where a new participant joins every ${r.churn.periodSeconds} s, stays ${r.churn.staySeconds} s and leaves; a recording started every ${r.recordings.cycleSeconds} s (rooms in turn), stopped after ${r.recordings.onSeconds} s, deleted once finalized.`,
     `- ${r.durationMin} min; sampled every ${r.sampleSeconds} s; warm-up ${round1(warm)} min, judged window the last ${round1(j.plan.judgedS / 60)} min, whose first and last ${round1(j.plan.segmentS / 60)} min are compared.`,
     `- Load: ${r.machine.cores} cores; load average ${r.machine.loadavgStart.join(' / ')} at the start, ${r.machine.loadavgEnd.join(' / ')} at the end; whole machine ${r.machine.machineCpuPercent} % of one core on average, of which the server's tree ${r.machine.serverCpuPercent} % and this load generator ${r.machine.benchCpuPercent} % (the rest: other programs on the shared machine).`,
     `- Churn: ${r.churn.completed}/${r.churn.attempted} joins completed with video${r.churn.errors.length ? `; errors: ${r.churn.errors.slice(0, 5).join('; ')}` : ''}.`,

@@ -39,7 +39,20 @@ function readJson(file) {
   }
 }
 
+/** The slowest test cases of the run: where the suite's time budget (~15 min) goes. */
+function printSlowest(results, count = 12) {
+  const all = [];
+  for (const file of results?.testResults ?? [])
+    for (const c of file.assertionResults ?? [])
+      if (typeof c.duration === 'number')
+        all.push({ ms: c.duration, where: `${path.relative(process.cwd(), file.name)}: ${c.title}` });
+  all.sort((a, b) => b.ms - a.ms);
+  for (const c of all.slice(0, count))
+    process.stderr.write(`[test] slow: ${(c.ms / 1000).toFixed(1)} s ${c.where.slice(0, 160)}\n`);
+}
+
 function finish(code, retried) {
+  printSlowest(readJson(report));
   fs.rmSync(tmp, { recursive: true, force: true });
   process.stderr.write(`[test] ${retried} test file(s) retried after a SIGSEGV of their jest worker\n`);
   process.exit(code);

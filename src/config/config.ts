@@ -47,11 +47,13 @@ const schema = z.object({
    */
   AUDIO_ONLY_STACK: z.enum(['rtp', 'wrtc']).default('rtp'),
   /**
-   * Downlink video of VP8-capable participants: 'per-peer' (libwebrtc encodes the composite in
-   * each peer connection, adapting per peer) or 'shared' (encoded once per profile in VP8 and
-   * sent to all of them over the RTP-level stack; issue #17, docs/encode-once.md).
+   * Downlink video of VP8-capable participants: 'shared' (the default: encoded once per profile
+   * in VP8 and sent to all of them over the RTP-level stack; issue #17, docs/encode-once.md) or
+   * 'per-peer' (libwebrtc encodes the composite in each peer connection, adapting its rate to
+   * each link; a node carries about half as many). VP9/AV1-only offers are served per peer
+   * either way.
    */
-  VIDEO_ENCODE: z.enum(['per-peer', 'shared']).default('per-peer'),
+  VIDEO_ENCODE: z.enum(['per-peer', 'shared']).default('shared'),
   /** Lip sync: hold each participant's video back by its audio path's extra delay (docs/lip-sync.md). */
   AV_SYNC: z.enum(['on', 'off']).default('on'),
   RECORDING_CONCURRENCY: positiveInt.max(16).default(1),
@@ -252,6 +254,11 @@ export interface ParticipantCosts {
   readonly viewer: Readonly<Record<Profile, number>>;
   /** A participant with no video either way (no decode, no encode): Opus only. */
   readonly audioOnly: number;
+  /**
+   * One room's encode of a profile's composite, charged once per room for each profile its
+   * video receivers use. 0 per peer: there every receiver's own encoder is in its cost above.
+   */
+  readonly encode: Readonly<Record<Profile, number>>;
 }
 
 /**
@@ -265,6 +272,25 @@ export const DEFAULT_PARTICIPANT_COSTS: ParticipantCosts = {
   publisher: { low: 0.8, standard: 1, high: 3 },
   viewer: { low: 0.6, standard: 0.8, high: 2.8 },
   audioOnly: 0.2,
+  encode: { low: 0, standard: 0, high: 0 },
+};
+
+/**
+ * The same units with VIDEO_ENCODE=shared: a participant costs its uplink's decode, its
+ * packetizing and its own audio mix; each profile's composite is composed and encoded once per
+ * room (`encode`), charged once per room. Fitted on this machine as NODE_CAPACITY was: 7 units
+ * where the engine alone stops meeting the overload targets (docs/overload.md, "Costs with the
+ * shared encode"; bench/results/shared-costs.md, overload-shared-fit.md and -final.md): one room
+ * of `standard` publishers keeps them up to 13–14 (0.8 + 13.5 × 0.45 ≈ 6.9), three rooms up to
+ * 11–13; three rooms cost ≈ 8 % of a core each more than one at the same 11 participants (0.8). `low`
+ * measured the same as `standard`; `high` adds ≈ 14.5 % for its 1280x720 composite at 30 fps.
+ * A `high` publisher's bigger uplink and a viewer (no uplink, as audio-only) are estimates.
+ */
+export const SHARED_PARTICIPANT_COSTS: ParticipantCosts = {
+  publisher: { low: 0.45, standard: 0.45, high: 0.55 },
+  viewer: { low: 0.2, standard: 0.2, high: 0.2 },
+  audioOnly: 0.2,
+  encode: { low: 0.8, standard: 0.8, high: 2.3 },
 };
 
 const cost = z.number().nonnegative().max(1000);
@@ -273,24 +299,25 @@ const costsSchema = z
     publisher: z.object({ low: cost, standard: cost, high: cost }).partial().strict(),
     viewer: z.object({ low: cost, standard: cost, high: cost }).partial().strict(),
     audioOnly: cost,
+    encode: z.object({ low: cost, standard: cost, high: cost }).partial().strict(),
   })
   .partial()
   .strict();
 
-function parseCosts(raw: string): ParticipantCosts {
+function parseCosts(raw: string, d: ParticipantCosts): ParticipantCosts {
   let parsed: z.infer<typeof costsSchema>;
   try {
     parsed = costsSchema.parse(JSON.parse(raw));
   } catch {
     throw new ConfigError(
-      'Invalid configuration:\n  ADMISSION_COSTS: must be JSON like {"publisher":{"high":3},"viewer":{"standard":0.8},"audioOnly":0.2}',
+      'Invalid configuration:\n  ADMISSION_COSTS: must be JSON like {"publisher":{"high":3},"viewer":{"standard":0.8},"audioOnly":0.2,"encode":{"standard":1.3}}',
     );
   }
-  const d = DEFAULT_PARTICIPANT_COSTS;
   return {
     publisher: { ...d.publisher, ...parsed.publisher },
     viewer: { ...d.viewer, ...parsed.viewer },
     audioOnly: parsed.audioOnly ?? d.audioOnly,
+    encode: { ...d.encode, ...parsed.encode },
   };
 }
 
@@ -385,7 +412,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     load: {
       capacity: e.NODE_CAPACITY,
       admissionLimit: e.ADMISSION_LIMIT,
-      costs: parseCosts(e.ADMISSION_COSTS),
+      costs: parseCosts(
+        e.ADMISSION_COSTS,
+        e.VIDEO_ENCODE === 'shared' ? SHARED_PARTICIPANT_COSTS : DEFAULT_PARTICIPANT_COSTS,
+      ),
       maxLoopDelayMs: e.ADMISSION_MAX_LOOP_DELAY_MS,
       qualityRecoverMs: e.QUALITY_RECOVER_MS,
       qualityShedding: e.QUALITY_SHEDDING === 'on',

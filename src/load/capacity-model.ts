@@ -19,7 +19,7 @@ export interface NodeLoad {
   cpuLoad: number;
   /** Worst sustained p99 event-loop delay among the media workers (ms). */
   loopDelayMs: number;
-  /** True when a standard participant would be refused now. */
+  /** True when a new call would be refused now: a standard publisher opening a room. */
   full: boolean;
 }
 
@@ -35,6 +35,22 @@ export function costOf(costs: ParticipantCosts, p: ParticipantLoad): number {
   // An ingress costs what a publisher does: its stream is decoded into a tile and the mix (its
   // ffmpeg decode runs beside the worker instead of inside libwebrtc).
   return costs[p.role === 'ingress' ? 'publisher' : p.role][p.profile];
+}
+
+/**
+ * Units a room's participants take together: each one's cost, plus one encode of each profile
+ * its video receivers use (`costs.encode`, VIDEO_ENCODE=shared; 0 per peer). An ingress sends
+ * into the room and receives nothing; an audio-only participant receives no video.
+ */
+export function roomUnits(costs: ParticipantCosts, members: Iterable<ParticipantLoad>): number {
+  let units = 0;
+  const encoded = new Set<Profile>();
+  for (const p of members) {
+    units += costOf(costs, p);
+    if (!p.audioOnly && p.role !== 'ingress') encoded.add(p.profile);
+  }
+  for (const profile of encoded) units += costs.encode[profile];
+  return units;
 }
 
 /**

@@ -6,7 +6,14 @@ import { APP_CONFIG } from '../config/config.module';
 import { ServerBusyError } from '../common/errors';
 import { Logger } from '../common/logger';
 import { MediaSupervisor } from '../media/media-supervisor.service';
-import { costOf, refusal, type AdmissionPolicy, type NodeLoad, type ParticipantLoad } from './capacity-model';
+import {
+  costOf,
+  refusal,
+  roomUnits,
+  type AdmissionPolicy,
+  type NodeLoad,
+  type ParticipantLoad,
+} from './capacity-model';
 import { processTreeCpuSeconds } from './process-tree-cpu';
 
 /** How often the process tree's CPU is sampled. */
@@ -78,10 +85,16 @@ export class LoadService implements OnModuleInit, OnApplicationShutdown {
     return costOf(this.config.load.costs, { role, profile, audioOnly } satisfies ParticipantLoad);
   }
 
+  /** A room's participants together, with its shared encodes (capacity-model's roomUnits). */
+  roomUnits(members: Iterable<ParticipantLoad>): number {
+    return roomUnits(this.config.load.costs, members);
+  }
+
   snapshot(): NodeLoad {
     const state = this.state();
-    const standard = this.costOf('publisher', 'standard');
-    return { capacity: this.policy.capacity, ...state, full: refusal(this.policy, state, standard) !== null };
+    // Full: a new call would be refused (a standard publisher opening a room, with its encode).
+    const newRoom = this.roomUnits([{ role: 'publisher', profile: 'standard' }]);
+    return { capacity: this.policy.capacity, ...state, full: refusal(this.policy, state, newRoom) !== null };
   }
 
   /** Holds `cost` units for a join, or throws ServerBusyError (nothing held then). */

@@ -174,9 +174,12 @@ export class SessionsService
       checkCapacity(session, req.role, old);
       const profile = req.profile ?? record.defaultProfile;
       // Admission control: refused here, the join has touched nothing (no worker, no session).
+      // What the room takes with the newcomer (in place of its old session) minus what it takes
+      // now: a first receiver of a profile brings that profile's shared encode with it.
+      const others = [...session.participants.values()].filter((p) => p !== old);
       const admission = this.load.admit(
-        this.load.costOf(req.role, profile, req.audioOnly) -
-          (old ? this.load.costOf(old.role, old.profile, old.audioOnly) : 0),
+        this.load.roomUnits([...others, { role: req.role, profile, audioOnly: req.audioOnly }]) -
+          this.load.roomUnits(session.participants.values()),
         { roomId, identity: req.identity },
       );
       try {
@@ -301,8 +304,7 @@ export class SessionsService
   /** Units the live participants of every room take on this node (LoadService's committed). */
   private committedUnits(): number {
     let units = 0;
-    for (const s of this.rooms.values())
-      for (const p of s.participants.values()) units += this.load.costOf(p.role, p.profile, p.audioOnly);
+    for (const s of this.rooms.values()) units += this.load.roomUnits(s.participants.values());
     return units;
   }
 
@@ -318,9 +320,12 @@ export class SessionsService
   ): Promise<void> {
     const p = this.member(roomId, participantId);
     const charged = profile === 'audio' ? p.profile : profile;
-    // A switch to a dearer profile is a join of the difference: refused when it does not fit.
+    // A switch to a dearer profile (or to one the room does not encode yet) is a join of the
+    // difference: refused when it does not fit.
+    const members = [...(this.rooms.get(roomId)?.participants.values() ?? [])];
     const more =
-      this.load.costOf(p.role, charged, p.audioOnly) - this.load.costOf(p.role, p.profile, p.audioOnly);
+      this.load.roomUnits(members.map((m) => (m === p ? { ...m, profile: charged } : m))) -
+      this.load.roomUnits(members);
     const admission = more > 0 ? this.load.admit(more, { roomId, identity: p.identity }) : null;
     try {
       await this.worker(roomId).request('participant.setProfile', { participantId, profile, pin });

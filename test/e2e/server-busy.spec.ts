@@ -6,8 +6,8 @@ import type { TestClient } from '../helpers/wrtc-client';
 import { buildPublic, launchChromium, newPage } from './helpers/browser';
 
 /**
- * A node at capacity, seen from the join page: one wrtc publisher fills a node of 1 unit
- * (limit 0.85: the next standard publisher does not fit), and a person following a join link
+ * A node at capacity, seen from the join page: one wrtc publisher fills a small node (the next
+ * standard publisher does not fit under its 0.85 limit), and a person following a join link
  * gets a clear message instead of a call, without retries.
  */
 describe('the join page on a full server', () => {
@@ -18,7 +18,9 @@ describe('the join page on a full server', () => {
 
   beforeAll(async () => {
     buildPublic();
-    server = await startTestServer({ NODE_CAPACITY: '1.5', ADMISSION_LIMIT: '0.85' });
+    // 1.7 × 0.85 = 1.445 units: Alice's room takes 1.25 (its shared encode 0.8 + her 0.45), a
+    // second publisher would need 0.45 more.
+    server = await startTestServer({ NODE_CAPACITY: '1.7', ADMISSION_LIMIT: '0.85' });
     browser = await launchChromium();
   });
 

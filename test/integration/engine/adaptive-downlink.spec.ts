@@ -165,8 +165,8 @@ interface ViewerLine {
       return [...node.lines];
     };
 
-    it('steps a receiver whose link narrows down to low (profile-changed, bandwidth), keeps its picture coming, and back up once the link is free', async () => {
-      await narrowThenFree({}, 'downlink');
+    it('per peer: steps a receiver whose link narrows down to low (profile-changed, bandwidth), keeps its picture coming, and back up once the link is free', async () => {
+      await narrowThenFree({ VIDEO_ENCODE: 'per-peer' }, 'downlink');
     }, 150_000);
 
     it('the same with shared encodes: the receiver switches streams, and goes back up through a padding probe the link carried', async () => {

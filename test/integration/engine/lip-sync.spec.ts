@@ -50,8 +50,8 @@ describe('lip sync through WebRTC (real wrtc publisher and viewer, real recordin
     });
     expect(started.status).toBe(201);
     // NetEq settles within the first seconds of a call (offsets of 300 ms and more right after
-    // the connection); 40 s of recording hold ~20 events.
-    await sleep(40_000);
+    // the connection); 28 s of recording hold ~14 events, twice the 7 the checks below need.
+    await sleep(28_000);
 
     // The server measures and applies a delay for the publisher (the mechanism is on).
     const metrics = await (await fetch(`${live.server.url}/metrics`)).text();

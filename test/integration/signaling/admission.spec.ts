@@ -11,17 +11,19 @@ interface Ready {
 }
 
 /**
- * Admission control with an artificially small node: 3.5 units × 0.85 = 2.975 units, so two
- * standard publishers (1 unit each) fit, a third does not, a standard viewer (0.8) and an
- * audio-only participant (0.1 here, set through ADMISSION_COSTS) still do.
+ * Admission control with an artificially small node, with the default shared encode's costs
+ * (src/config/config.ts SHARED_PARTICIPANT_COSTS): 2.4 units × 0.85 = 2.04 units. A room of two
+ * standard publishers takes 0.8 (its one standard encode) + 2 × 0.45 = 1.7, so a third does not
+ * fit (2.15), nor does a publisher opening another room (+1.25); a viewer (0.2) and an
+ * audio-only participant (0.05 here, set through ADMISSION_COSTS) still do.
  * The CPU and lag gates stay off as in every test server (they depend on the machine's load;
  * LoadService's unit test covers them).
  */
 describe('admission control', () => {
   const live = useLiveServer({
-    NODE_CAPACITY: '3.5',
+    NODE_CAPACITY: '2.4',
     ADMISSION_LIMIT: '0.85',
-    ADMISSION_COSTS: '{"audioOnly":0.1}',
+    ADMISSION_COSTS: '{"audioOnly":0.05}',
   });
 
   /** A client whose join may be refused: kept for closing either way. */
@@ -50,10 +52,11 @@ describe('admission control', () => {
         `${c.opts.displayName} to see both colours`,
       );
 
-    // Two units committed: another standard publisher would pass 2.975, so the node is full.
+    // 1.7 units committed: another standard publisher would pass 2.04, so the node is full.
     const full = await ready();
     expect(full.status).toBe('full');
-    expect(full.load).toMatchObject({ capacity: 3.5, committed: 2, full: true });
+    expect(full.load).toMatchObject({ capacity: 2.4, full: true });
+    expect(full.load.committed).toBeCloseTo(1.7);
     expect(await metric('mcu_node_full')).toBe(1);
 
     const framesBefore = [alice.framesReceived, bob.framesReceived];
@@ -86,7 +89,7 @@ describe('admission control', () => {
       expect(f && frameContainsColour(f, rgbToYuv(RED)) && frameContainsColour(f, rgbToYuv(BLUE))).toBe(true);
       expect(f && frameContainsColour(f, rgbToYuv(GREEN))).toBe(false);
     }
-    expect((await ready()).load.committed).toBe(2);
+    expect((await ready()).load.committed).toBeCloseTo(1.7);
 
     // A viewer costs less: it is still admitted and sees the call.
     const viewer = await tryJoin('adm-1', 'vera', { role: 'viewer' });
@@ -96,7 +99,7 @@ describe('admission control', () => {
       45000,
       'the viewer to see the call',
     );
-    expect((await ready()).load.committed).toBeCloseTo(2.8);
+    expect((await ready()).load.committed).toBeCloseTo(1.9);
 
     // So is an audio-only participant (declared at join, confirmed by its offer): it hears both.
     const audio = await tryJoin('adm-1', 'olga', { toneHz: 660, audioOnly: true });
@@ -114,14 +117,15 @@ describe('admission control', () => {
       'the audio-only participant to hear both publishers',
     );
     expect(olga.pc.getReceivers().filter((r) => r.track.kind === 'video')).toHaveLength(0);
-    expect((await ready()).load.committed).toBeCloseTo(2.9);
+    expect((await ready()).load.committed).toBeCloseTo(1.95);
 
     // Someone leaves: room again for a publisher.
     await bob.close();
     await waitFor(() => alice.eventsNamed('participant-left').length > 0, 20000, 'bob to leave');
     const afterLeave = await ready();
-    expect(afterLeave.load.committed).toBeCloseTo(1.9);
-    expect(afterLeave.load.full).toBe(false);
+    expect(afterLeave.load.committed).toBeCloseTo(1.5);
+    // Still `full` for a new call (a room of its own needs 1.25), not for this room (0.45).
+    expect(afterLeave.load.full).toBe(true);
     const again = await tryJoin('adm-1', 'carol-again', { colour: GREEN, toneHz: 660 });
     await again.started;
     await waitFor(

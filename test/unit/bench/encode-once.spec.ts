@@ -35,6 +35,12 @@ describe('encode-once benchmark scenarios (issue #17)', () => {
       sharedEncode: true,
     });
     expect(specFor('std-8')?.sharedEncode).toBeUndefined();
+    expect(specFor('shared-low-8')).toMatchObject({ perRoom: 8, profile: 'low', sharedEncode: true });
+    expect(specFor('shared-high-4')).toMatchObject({ perRoom: 4, profile: 'high', sharedEncode: true });
+    expect(specFor('shared-ultra-4')).toBeNull();
+    expect(parseCli(['--scenarios=overload']).overloadEncode).toBe('shared');
+    expect(parseCli(['--scenarios=overload', '--overload-encode=per-peer']).overloadEncode).toBe('per-peer');
+    expect(() => parseCli(['--overload-encode=vp9'])).toThrow(/--overload-encode/);
     expect(specFor('shared-churn-2')).toMatchObject({ sharedEncode: true, churn: { cycles: 2 } });
     const cli = parseCli([
       '--scenarios=shared-4,capacity-shared,adaptive-downlink',

@@ -1,5 +1,16 @@
-import { costOf, refusal, type AdmissionPolicy } from '../../../src/load/capacity-model';
-import { ConfigError, DEFAULT_PARTICIPANT_COSTS, loadConfig } from '../../../src/config/config';
+import {
+  costOf,
+  refusal,
+  roomUnits,
+  type AdmissionPolicy,
+  type ParticipantLoad,
+} from '../../../src/load/capacity-model';
+import {
+  ConfigError,
+  DEFAULT_PARTICIPANT_COSTS,
+  loadConfig,
+  SHARED_PARTICIPANT_COSTS,
+} from '../../../src/config/config';
 
 const policy: AdmissionPolicy = { capacity: 7, limit: 0.85, maxLoopDelayMs: 200 };
 const idle = { committed: 0, cpuLoad: 0.1, loopDelayMs: 5 };
@@ -13,6 +24,36 @@ describe('capacity model', () => {
     expect(costOf(c, { role: 'publisher', profile: 'high', audioOnly: true })).toBeLessThan(
       costOf(c, { role: 'viewer', profile: 'low' }),
     );
+  });
+
+  it('per peer a room costs the sum of its participants; shared adds one encode per profile its video receivers use', () => {
+    const pub = (profile: ParticipantLoad['profile']): ParticipantLoad => ({ role: 'publisher', profile });
+    const room = [pub('standard'), pub('standard'), pub('standard'), pub('low')];
+    expect(roomUnits(DEFAULT_PARTICIPANT_COSTS, room)).toBeCloseTo(3.8);
+    const s = SHARED_PARTICIPANT_COSTS;
+    expect(roomUnits(s, room)).toBeCloseTo(
+      3 * s.publisher.standard + s.publisher.low + s.encode.standard + s.encode.low,
+    );
+    // An ingress and an audio-only participant receive no video: no encode for their profile.
+    expect(roomUnits(s, [{ role: 'ingress', profile: 'high' }])).toBeCloseTo(s.publisher.high);
+    expect(roomUnits(s, [{ role: 'viewer', profile: 'high', audioOnly: true }])).toBeCloseTo(s.audioOnly);
+    // The shared encode is what makes a large room cheap: the default node (7 × 0.85 units)
+    // takes 11 standard publishers in one room with it, 5 per peer; the first receiver of a
+    // profile pays its encode.
+    const ofN = (n: number) => Array.from({ length: n }, () => pub('standard'));
+    const fits = (c: typeof s, n: number) => refusal(policy, idle, roomUnits(c, ofN(n))) === null;
+    expect([fits(s, 11), fits(s, 12)]).toEqual([true, false]);
+    expect([fits(DEFAULT_PARTICIPANT_COSTS, 5), fits(DEFAULT_PARTICIPANT_COSTS, 6)]).toEqual([true, false]);
+    expect(roomUnits(s, [pub('standard')])).toBeGreaterThan(s.publisher.standard);
+  });
+
+  it('VIDEO_ENCODE picks the cost table; ADMISSION_COSTS overrides either, encodes included', () => {
+    expect(loadConfig({}).load.costs).toEqual(SHARED_PARTICIPANT_COSTS);
+    expect(loadConfig({ VIDEO_ENCODE: 'per-peer' }).load.costs).toEqual(DEFAULT_PARTICIPANT_COSTS);
+    const c = loadConfig({ VIDEO_ENCODE: 'shared', ADMISSION_COSTS: '{"encode":{"high":5}}' }).load.costs;
+    expect(c.encode).toEqual({ ...SHARED_PARTICIPANT_COSTS.encode, high: 5 });
+    expect(c.publisher).toEqual(SHARED_PARTICIPANT_COSTS.publisher);
+    expect(() => loadConfig({ ADMISSION_COSTS: '{"encode":{"ultra":1}}' })).toThrow(ConfigError);
   });
 
   it('admits up to the limit of capacity and refuses beyond it with a reason', () => {
@@ -34,6 +75,7 @@ describe('capacity model', () => {
       NODE_CAPACITY: '12.5',
       ADMISSION_LIMIT: '0.9',
       ADMISSION_COSTS: '{"publisher":{"high":4},"audioOnly":0.1}',
+      VIDEO_ENCODE: 'per-peer',
     });
     expect(c.load.capacity).toBe(12.5);
     expect(c.load.admissionLimit).toBe(0.9);

@@ -29,7 +29,8 @@ class FakeSupervisor extends EventEmitter {
 function service(env: Record<string, string> = {}) {
   const supervisor = new FakeSupervisor();
   const load = new LoadService(
-    loadConfig({ NODE_CAPACITY: '4', ...env }),
+    // Per-peer units: a new call costs 1 (capacity-model.spec.ts covers the shared table).
+    loadConfig({ NODE_CAPACITY: '4', VIDEO_ENCODE: 'per-peer', ...env }),
     supervisor as unknown as MediaSupervisor,
   );
   load.onModuleInit();
