@@ -157,6 +157,12 @@ export interface LipSyncResult {
   chromium: (OffsetSummary & { flashes: number; beeps: number; frames: number; streams: string[] }) | null;
   chromiumClean: OffsetSummary | null;
   /**
+   * The Chromium viewer's events where its receive stack hands them to the tracks
+   * (MediaStreamTrackProcessor), sender on time: the browser's figure without its compositor and
+   * audio output; and the AudioContext's reported latencies (s) for that launch.
+   */
+  chromiumTrack: (OffsetSummary & { outputLatencyS: number | null; baseLatencyS: number | null }) | null;
+  /**
    * Each viewer's own receive stack over the measured window, from its getStats (means per
    * sample / frame, ms): audio jitter buffer, video jitter buffer, decode.
    */
@@ -326,6 +332,13 @@ async function main(): Promise<void> {
       sender.sent,
     );
     const chromiumClean = chromiumEvents.filter((_, i) => onTime(chromiumLate[i]));
+    const trackVideo = chromiumOnsets?.trackVideo.filter((t) => t >= viewerFrom && t <= viewerTo) ?? [];
+    const trackEvents = chromiumOnsets ? pairOnsets(trackVideo, chromiumOnsets.trackAudio) : [];
+    const trackLate = pushLateness(
+      trackEvents.map((e) => e.videoMs),
+      sender.sent,
+    );
+    const trackClean = trackEvents.filter((_, i) => onTime(trackLate[i]));
     const stackValues = timeline.flatMap((s) => (s.viewerStack === null ? [] : [s.viewerStack]));
     const appliedValues = timeline.flatMap((s) => (s.applied === null ? [] : [s.applied]));
     const r1 = (x: number): number | null => (Number.isFinite(x) ? Math.round(x * 10) / 10 : null);
@@ -377,6 +390,13 @@ async function main(): Promise<void> {
           }
         : null,
       chromiumClean: chromiumOnsets ? summarize(chromiumClean) : null,
+      chromiumTrack: chromiumOnsets
+        ? {
+            ...summarize(trackClean),
+            outputLatencyS: chromiumOnsets.outputLatency,
+            baseLatencyS: chromiumOnsets.baseLatency,
+          }
+        : null,
       receiveStacks,
       recordingOffsets: rec.events.map((e) => Math.round(e.offsetMs * 10) / 10),
       viewerOffsets: viewerEvents.map((e) => Math.round(e.offsetMs * 10) / 10),
@@ -432,6 +452,9 @@ export function markdown(r: LipSyncResult): string {
           row('viewer (Chromium), all events', r.chromium),
         ]
       : []),
+    ...(r.chromiumTrack
+      ? [row('viewer (Chromium) at its tracks (MediaStreamTrackProcessor), sender on time', r.chromiumTrack)]
+      : []),
     '',
     `Server: applied video delay min / median / max ${r.appliedDelay.minMs} / ${r.appliedDelay.medianMs} / ${r.appliedDelay.maxMs} ms;` +
       ` estimate error against the recording (offset − (estimate − applied)) median ${r.estimateError.medianMs} ms,` +
@@ -451,7 +474,10 @@ export function markdown(r: LipSyncResult): string {
     ...(r.chromium
       ? [
           `Chromium viewer: ${r.chromium.frames} frames, ${r.chromium.flashes} flashes and ${r.chromium.beeps} beeps seen; ` +
-            `received tracks (kind:stream) ${r.chromium.streams.join(', ')}.`,
+            `received tracks (kind:stream) ${r.chromium.streams.join(', ')}` +
+            (r.chromiumTrack
+              ? `; AudioContext outputLatency ${r.chromiumTrack.outputLatencyS} s, baseLatency ${r.chromiumTrack.baseLatencyS} s.`
+              : '.'),
         ]
       : []),
     `Sender: ${r.sender.events} events sent, worst flash push ${r.sender.maxPushLateMs} ms late.`,

@@ -34,9 +34,19 @@ import type { RawStat } from '../../workers/media/downlink-stats';
 interface PageOnsets {
   video: number[];
   audio: number[];
+  /**
+   * The same events where the receive stack hands them to the track (MediaStreamTrackProcessor:
+   * the decoded frame, the 10 ms of sound NetEq gave out), before the compositor and the audio
+   * output: what is left of Chromium's figure without its rendering paths.
+   */
+  trackVideo: number[];
+  trackAudio: number[];
   frames: number;
   /** Per received track, `kind:stream id` (one shared id: Chromium syncs the two as a group). */
   streams: string[];
+  /** The AudioContext's own latency figures at the end of the run (seconds; per launch). */
+  outputLatency: number | null;
+  baseLatency: number | null;
 }
 
 /** Runs in the page: sets up the receive-only peer connection and the detectors. */
@@ -44,7 +54,16 @@ async function pageInstall(args: { lumaThreshold: number; beepThreshold: number 
   const w = window as unknown as Record<string, unknown>;
   const pc = new RTCPeerConnection();
   w.pc = pc;
-  const onsets = { video: [] as number[], audio: [] as number[], frames: 0, streams: [] as string[] };
+  const onsets = {
+    video: [] as number[],
+    audio: [] as number[],
+    trackVideo: [] as number[],
+    trackAudio: [] as number[],
+    frames: 0,
+    streams: [] as string[],
+    outputLatency: null as number | null,
+    baseLatency: null as number | null,
+  };
   w.onsets = onsets;
   pc.addTransceiver('audio', { direction: 'recvonly' });
   pc.addTransceiver('video', { direction: 'recvonly' });
@@ -108,8 +127,64 @@ async function pageInstall(args: { lumaThreshold: number; beepThreshold: number 
   node.connect(ctx.destination);
   void ctx.resume();
 
+  // Track level: frames and sound as the receive stack delivers them, read on arrival.
+  type Processor = { readable: ReadableStream<VideoFrame | AudioData> };
+  const Proc = (w as { MediaStreamTrackProcessor?: new (o: { track: MediaStreamTrack }) => Processor })
+    .MediaStreamTrackProcessor;
+  const readTrack = (track: MediaStreamTrack): void => {
+    if (!Proc) return;
+    const reader = new Proc({ track }).readable.getReader();
+    let loud = false;
+    let quietFor = 0;
+    let brightFrame = false;
+    const pump = async (): Promise<void> => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || !value) return;
+        const at = performance.now();
+        if (value instanceof VideoFrame) {
+          // The centre quarter of the Y plane, as centreLuma reads the wrtc viewer's frames.
+          const buf = new Uint8Array(value.allocationSize());
+          const layout = await value.copyTo(buf);
+          const wd = value.codedWidth;
+          const ht = value.codedHeight;
+          const y0 = layout[0];
+          let sum = 0;
+          let n = 0;
+          for (let y = Math.floor(ht / 4); y < Math.floor((3 * ht) / 4); y += 2)
+            for (let x = Math.floor(wd / 4); x < Math.floor((3 * wd) / 4); x += 2) {
+              sum += buf[y0.offset + y * y0.stride + x];
+              n++;
+            }
+          const isBright = n > 0 && sum / n >= args.lumaThreshold;
+          if (isBright && !brightFrame) onsets.trackVideo.push(toWall(at));
+          brightFrame = isBright;
+        } else {
+          const frames = value.numberOfFrames;
+          const pcm = new Float32Array(frames);
+          value.copyTo(pcm, { planeIndex: 0, format: 'f32-planar' });
+          for (let i = 0; i < frames; i++) {
+            if (Math.abs(pcm[i]) * 32768 >= args.beepThreshold) {
+              // The chunk was just handed over: its sample i is i/rate into it.
+              if (!loud) onsets.trackAudio.push(toWall(at + (i / value.sampleRate) * 1000));
+              loud = true;
+              quietFor = 0;
+            } else if (loud && ++quietFor > value.sampleRate / 20) loud = false;
+          }
+        }
+        value.close();
+      }
+    };
+    void pump().catch(() => undefined);
+  };
+  setInterval(() => {
+    onsets.outputLatency = ctx.outputLatency ?? null;
+    onsets.baseLatency = ctx.baseLatency ?? null;
+  }, 1000);
+
   pc.ontrack = (e) => {
     onsets.streams.push(`${e.track.kind}:${e.streams[0]?.id ?? '-'}`);
+    readTrack(e.track);
     const stream = new MediaStream([e.track]);
     if (e.track.kind === 'video') {
       video.srcObject = stream;
@@ -200,7 +275,13 @@ export class ChromiumViewer {
   async collect(): Promise<PageOnsets> {
     const o = await this.page.evaluate(() => (window as unknown as { onsets: PageOnsets }).onsets);
     const local = (wallMs: number): number => wallMs - performance.timeOrigin;
-    return { ...o, video: o.video.map(local), audio: o.audio.map(local) };
+    return {
+      ...o,
+      video: o.video.map(local),
+      audio: o.audio.map(local),
+      trackVideo: o.trackVideo.map(local),
+      trackAudio: o.trackAudio.map(local),
+    };
   }
 
   /** The page's inbound-rtp counters (jitter buffers, decode), as read from a wrtc viewer. */
