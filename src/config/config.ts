@@ -282,9 +282,9 @@ export const DEFAULT_PARTICIPANT_COSTS: ParticipantCosts = {
  * where the engine alone stops meeting the overload targets (docs/overload.md, "Costs with the
  * shared encode"; bench/results/shared-costs.md, overload-shared-fit.md and -final.md): one room
  * of `standard` publishers keeps them up to 13–14 (0.8 + 13.5 × 0.45 ≈ 6.9), three rooms up to
- * 11–13; three rooms cost ≈ 8 % of a core each more than one at the same 11 participants (0.8). `low`
- * measured the same as `standard`; `high` adds ≈ 14.5 % for its 1280x720 composite at 30 fps.
- * A `high` publisher's bigger uplink and a viewer (no uplink, as audio-only) are estimates.
+ * 11–13; at the same 11 participants each extra room took ≈ 8 % of a core (0.8). `low` measured
+ * the same as `standard`; `high` adds ≈ 14.5 % for its 1280x720 composite at 30 fps. A `high`
+ * publisher's bigger uplink and a viewer (no uplink, as audio-only) are estimates.
  */
 export const SHARED_PARTICIPANT_COSTS: ParticipantCosts = {
   publisher: { low: 0.45, standard: 0.45, high: 0.55 },

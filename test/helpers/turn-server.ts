@@ -1,21 +1,39 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from './redis-process';
 import { tempDir } from './server';
 
-/** A real coturn (Debian `coturn`) on loopback, with the TURN REST-API shared secret. */
+/** A real coturn (Debian `coturn`) listening on loopback, with the TURN REST-API shared secret. */
 export interface TurnServer {
   url: string;
   secret: string;
-  /** Where coturn allocates relayed addresses (on 127.0.0.1). */
+  /** Where coturn allocates relayed addresses (on `relayIp`). */
   relayPorts: { min: number; max: number };
+  relayIp: string;
   lines: string[];
   stop(): Promise<void>;
 }
 
+/**
+ * The address coturn relays from: this machine's own non-loopback IPv4 address when it has one.
+ * A relay on 127.0.0.1 only works with a media server whose sockets are bound to the addresses
+ * it advertises (libwebrtc's are): the RTP-level stack (libjuice) binds the wildcard address,
+ * so its packets to a 127.0.0.1 relay leave from 127.0.0.1, which it never advertised, and the
+ * relay's permission for its candidate address drops them. With the relay on the machine's own
+ * address they leave from that address, as they would to a TURN server elsewhere. Nothing
+ * leaves this machine either way.
+ */
+function relayAddress(): string {
+  for (const list of Object.values(os.networkInterfaces()))
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  return '127.0.0.1';
+}
+
 export async function startTurnServer(secret: string): Promise<TurnServer> {
   const port = await freePort();
+  const relayIp = relayAddress();
   const relayMin = 49152 + Math.floor(Math.random() * 8000);
   const dir = tempDir('turn');
   const args = [
@@ -23,7 +41,7 @@ export async function startTurnServer(secret: string): Promise<TurnServer> {
     `--pidfile=${path.join(dir, 'turnserver.pid')}`,
     `--userdb=${path.join(dir, 'turndb')}`,
     '--listening-ip=127.0.0.1',
-    '--relay-ip=127.0.0.1',
+    `--relay-ip=${relayIp}`,
     `--listening-port=${port}`,
     `--min-port=${relayMin}`,
     `--max-port=${relayMin + 200}`,
@@ -57,6 +75,7 @@ export async function startTurnServer(secret: string): Promise<TurnServer> {
     url: `turn:127.0.0.1:${port}?transport=udp`,
     secret,
     relayPorts: { min: relayMin, max: relayMin + 200 },
+    relayIp,
     lines,
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');

@@ -47,6 +47,12 @@ const OPUS_FRAME_SAMPLES = FRAME_SAMPLES * OPUS_FRAME_TICKS;
 const OPUS_MAX_DECODED_SAMPLES = 5760;
 /** The audio timeline is re-anchored to the clock when it drifts this far (after a stall). */
 const AUDIO_REANCHOR_MS = 100;
+/**
+ * An Opus packet is stamped with its first sample's time (RFC 7587), and a frame is sent at its
+ * last tick: its first 10 ms were mixed this much earlier. The video's timestamps are the tick
+ * its composite was made at, so both stay on one timeline for a receiver's A/V sync.
+ */
+const FIRST_TICK_LEAD_MS = OPUS_FRAME_MS - 10;
 
 /**
  * A participant on the RTP-level stack (node-datachannel): chosen for a client whose offer has
@@ -235,7 +241,7 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
     }
     this.audioFrames++;
     const packet = sharedFrame ?? this.packet.subarray(0, this.opusEncoder.encode(this.pcm20, this.packet));
-    this.peer.sendAudio(packet, mediaTimestamp(at, SAMPLE_RATE));
+    this.peer.sendAudio(packet, mediaTimestamp(at - FIRST_TICK_LEAD_MS, SAMPLE_RATE));
     return sharedFrame ? 'shared' : 'own';
   }
 

@@ -138,7 +138,7 @@ describe('media networking of a node', () => {
       await seesColour(bob, RED, "alice's red tile at the relay-only client");
       const { local } = await selectedPair(bob);
       expect(local.candidateType).toBe('relay');
-      // The address coturn allocated for bob: its relay range on loopback.
+      // The address coturn allocated for bob: its relay range, on this machine.
       expect(local.port).toBeGreaterThanOrEqual(turn.relayPorts.min);
       expect(local.port).toBeLessThanOrEqual(turn.relayPorts.max);
     });

@@ -53,12 +53,16 @@ describe('lip sync through WebRTC (real wrtc publisher and viewer, real recordin
     // the connection); 28 s of recording hold ~14 events, twice the 7 the checks below need.
     await sleep(28_000);
 
-    // The server measures and applies a delay for the publisher (the mechanism is on).
+    // The server estimates the publisher's A/V offset and reports the delay it applies (the
+    // mechanism is on). On the shared default the estimate for this wrtc publisher is small
+    // (≈ 5–30 ms, docs/lip-sync.md) and may round to no delay at all: its value is not judged,
+    // the recording below is.
     const metrics = await (await fetch(`${live.server.url}/metrics`)).text();
-    const applied = samples(metrics, 'mcu_av_sync_video_delay_ms').find(
-      (s) => s.labels.participant === publisher.participantId,
-    );
-    expect(applied?.value).toBeGreaterThan(0);
+    const ofPublisher = (name: string) =>
+      samples(metrics, name).find((s) => s.labels.participant === publisher.participantId);
+    expect(Number.isFinite(ofPublisher('mcu_av_sync_estimate_ms')?.value)).toBe(true);
+    const applied = ofPublisher('mcu_av_sync_video_delay_ms');
+    expect(applied?.value).toBeGreaterThanOrEqual(0);
 
     const stopped = await api(live.server, `/api/recordings/${started.body.id}/stop`, { method: 'POST' });
     expect(stopped.status).toBe(200);
