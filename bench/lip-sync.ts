@@ -309,11 +309,21 @@ async function main(): Promise<void> {
     );
     const onTime = (late: number | null): boolean => late !== null && late <= MAX_PUSH_LATE_MS;
     const recClean = rec.events.filter((_, i) => onTime(recLate[i]));
-    const viewerLate = pushLateness(
-      viewerEvents.map((e) => e.videoMs),
-      sender.sent,
-    );
-    const viewerClean = viewerEvents.filter((_, i) => onTime(viewerLate[i]));
+    /** A viewer's events whose flash the sender pushed on time (bench clock). */
+    const senderOnTime = (events: typeof viewerEvents): typeof viewerEvents => {
+      const late = pushLateness(
+        events.map((e) => e.videoMs),
+        sender.sent,
+      );
+      return events.filter((_, i) => onTime(late[i]));
+    };
+    /** Flashes within the measured window paired with beeps. */
+    const pairInWindow = (video: readonly number[], audio: readonly number[]): typeof viewerEvents =>
+      pairOnsets(
+        video.filter((t) => t >= viewerFrom && t <= viewerTo),
+        audio,
+      );
+    const viewerClean = senderOnTime(viewerEvents);
     const errors: number[] = [];
     for (const e of recClean) {
       const s = near(recordingFrom + e.videoMs);
@@ -326,19 +336,11 @@ async function main(): Promise<void> {
         : [];
     });
     const chromiumVideo = chromiumOnsets?.video.filter((t) => t >= viewerFrom && t <= viewerTo) ?? [];
-    const chromiumEvents = chromiumOnsets ? pairOnsets(chromiumVideo, chromiumOnsets.audio) : [];
-    const chromiumLate = pushLateness(
-      chromiumEvents.map((e) => e.videoMs),
-      sender.sent,
-    );
-    const chromiumClean = chromiumEvents.filter((_, i) => onTime(chromiumLate[i]));
-    const trackVideo = chromiumOnsets?.trackVideo.filter((t) => t >= viewerFrom && t <= viewerTo) ?? [];
-    const trackEvents = chromiumOnsets ? pairOnsets(trackVideo, chromiumOnsets.trackAudio) : [];
-    const trackLate = pushLateness(
-      trackEvents.map((e) => e.videoMs),
-      sender.sent,
-    );
-    const trackClean = trackEvents.filter((_, i) => onTime(trackLate[i]));
+    const chromiumEvents = chromiumOnsets ? pairInWindow(chromiumOnsets.video, chromiumOnsets.audio) : [];
+    const chromiumClean = senderOnTime(chromiumEvents);
+    const trackClean = chromiumOnsets
+      ? senderOnTime(pairInWindow(chromiumOnsets.trackVideo, chromiumOnsets.trackAudio))
+      : [];
     const stackValues = timeline.flatMap((s) => (s.viewerStack === null ? [] : [s.viewerStack]));
     const appliedValues = timeline.flatMap((s) => (s.applied === null ? [] : [s.applied]));
     const r1 = (x: number): number | null => (Number.isFinite(x) ? Math.round(x * 10) / 10 : null);

@@ -9,9 +9,8 @@ import { tempDir } from './server';
 export interface TurnServer {
   url: string;
   secret: string;
-  /** Where coturn allocates relayed addresses (on `relayIp`). */
+  /** Where coturn allocates relayed addresses (on relayAddress()). */
   relayPorts: { min: number; max: number };
-  relayIp: string;
   lines: string[];
   stop(): Promise<void>;
 }
@@ -75,7 +74,6 @@ export async function startTurnServer(secret: string): Promise<TurnServer> {
     url: `turn:127.0.0.1:${port}?transport=udp`,
     secret,
     relayPorts: { min: relayMin, max: relayMin + 200 },
-    relayIp,
     lines,
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
