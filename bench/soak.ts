@@ -110,6 +110,10 @@ export interface SoakResult {
     finalStates: Record<string, number>;
     deleted: number;
     errors: string[];
+    /** How long each REST stop took (s): a capture behind real time encodes its backlog first. */
+    stopSeconds: number[];
+    /** Media in each finalized recording (s; the manifest's durationSec), against onSeconds. */
+    recordedSeconds: number[];
   };
   /** Redis keys grouped by pattern (ids replaced by *) at the judged window's start and at the end. */
   redisKeyPatterns: { windowStart: Record<string, number>; end: Record<string, number> };
@@ -176,6 +180,8 @@ export async function runSoak(opts: SoakOptions, command: string): Promise<SoakR
       finalStates: {} as Record<string, number>,
       deleted: 0,
       errors: [] as string[],
+      stopSeconds: [] as number[],
+      recordedSeconds: [] as number[],
     };
     let recordingOn = false;
     const background: Promise<void>[] = [];
@@ -215,8 +221,10 @@ export async function runSoak(opts: SoakOptions, command: string): Promise<SoakR
         recs.started++;
         recordingOn = true;
         await sleep(at + RECORDING_ON_S * 1000 - performance.now());
-        await stopRecording(server, started.recordingId).catch((err: Error) =>
-          recs.errors.push(`${since()} s, stop ${started.recordingId}: ${err.message}`),
+        const stopAt = performance.now();
+        await stopRecording(server, started.recordingId).then(
+          () => recs.stopSeconds.push(Math.round((performance.now() - stopAt) / 100) / 10),
+          (err: Error) => recs.errors.push(`${since()} s, stop ${started.recordingId}: ${err.message}`),
         );
         recordingOn = false;
         background.push(finalizeAndDelete(server, started.recordingId, recs));
@@ -433,18 +441,23 @@ export function keyPattern(key: string): string {
 async function finalizeAndDelete(
   server: ServerEndpoint,
   id: string,
-  recs: { finalStates: Record<string, number>; deleted: number; errors: string[] },
+  recs: { finalStates: Record<string, number>; deleted: number; errors: string[]; recordedSeconds: number[] },
 ): Promise<void> {
   const deadline = performance.now() + FINALIZE_TIMEOUT_MS;
   let state = 'unknown';
+  let durationSec: number | undefined;
   while (performance.now() < deadline) {
-    const res = await adminRequest<{ state: string }>(server, 'GET', `/api/recordings/${id}`).catch(
-      () => null,
-    );
+    const res = await adminRequest<{ state: string; media?: { durationSec: number } }>(
+      server,
+      'GET',
+      `/api/recordings/${id}`,
+    ).catch(() => null);
     state = res?.body?.state ?? state;
+    durationSec = res?.body?.media?.durationSec;
     if (FINAL_STATES.has(state)) break;
     await sleep(2000);
   }
+  if (durationSec !== undefined) recs.recordedSeconds.push(Math.round(durationSec * 10) / 10);
   recs.finalStates[state] = (recs.finalStates[state] ?? 0) + 1;
   if (!FINAL_STATES.has(state)) {
     recs.errors.push(`${id}: still ${state} after ${FINALIZE_TIMEOUT_MS / 1000} s`);
@@ -475,6 +488,7 @@ export function soakMarkdown(r: SoakResult): string {
     `- Churn: ${r.churn.completed}/${r.churn.attempted} joins completed with video${r.churn.errors.length ? `; errors: ${r.churn.errors.slice(0, 5).join('; ')}` : ''}.`,
     `- Load generator: ${r.churn.loadGeneratorCrashes.length} churn process(es) died by a signal (each cycle runs in its own process, bench/soak-churner.ts)${r.churn.loadGeneratorCrashes.length ? `: ${r.churn.loadGeneratorCrashes.slice(0, 5).join('; ')}` : ''}.`,
     `- Recordings: ${r.recordings.started} started, final states ${JSON.stringify(r.recordings.finalStates)}, ${r.recordings.deleted} deleted${r.recordings.errors.length ? `; errors: ${r.recordings.errors.slice(0, 5).join('; ')}` : ''}.`,
+    `- Recording stops took ${JSON.stringify(r.recordings.stopSeconds ?? [])} s; the recordings hold ${JSON.stringify(r.recordings.recordedSeconds ?? [])} s of media (each recorded for ${r.recordings.onSeconds} s).`,
     '',
     `## Verdicts: ${j.pass ? '**PASS**' : '**FAIL**'}`,
     '',

@@ -9,7 +9,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { OUTPUT_PROFILES } from '../../workers/protocol/media';
+import { OUTPUT_PROFILES, RECORDING_STOP_REQUEST_MS } from '../../workers/protocol/media';
 import {
   DISK_FULL,
   FINAL_RECORDING_STATES,
@@ -298,7 +298,9 @@ export class RecordingsService implements OnModuleInit, BeforeApplicationShutdow
       // The capture runs on the node hosting the room; the manifest on shared storage says which.
       const { roomId } = await this.store.read(recordingId);
       const host = this.active.has(roomId) ? null : await this.remoteHost(roomId);
-      if (host) return this.bus.request(host, 'recording.stop', { recordingId });
+      // As long as the host may wait for its capture to finish (RECORDING_STOP_REQUEST_MS).
+      if (host)
+        return this.bus.request(host, 'recording.stop', { recordingId }, RECORDING_STOP_REQUEST_MS + 5000);
     }
     const inFlight = this.stopping.get(recordingId);
     if (inFlight) return inFlight;
@@ -318,7 +320,10 @@ export class RecordingsService implements OnModuleInit, BeforeApplicationShutdow
     const worker = this.supervisor.get(roomId);
     try {
       if (!worker) throw new Error('the room has no media worker');
-      interrupted = (await worker.request('recording.stop', { recordingId })).interrupted;
+      // A capture behind real time encodes its backlog before it ends: its worker bounds that
+      // wait, and this one is longer, so segments are never finalized while ffmpeg still writes.
+      interrupted = (await worker.request('recording.stop', { recordingId }, RECORDING_STOP_REQUEST_MS))
+        .interrupted;
     } catch (err) {
       // The capture is gone either way; what reached disk is finalized and marked interrupted.
       interrupted = true;

@@ -14,7 +14,12 @@ import type {
   RoomStats,
   UplinkFigures,
 } from '../protocol/media';
-import { OUTPUT_PROFILES, QUALITY_LEVELS, type MediaNotificationMap } from '../protocol/media';
+import {
+  OUTPUT_PROFILES,
+  QUALITY_LEVELS,
+  RECORDING_STOP_AT_CLOSE_MS,
+  type MediaNotificationMap,
+} from '../protocol/media';
 import {
   BadRequestError,
   ConflictError,
@@ -611,7 +616,10 @@ export class MediaRoom {
     this.loopDelay.disable();
     this.clock.stop();
     this.downlinks.close();
-    if (this.recorder) await this.recorder.stop().catch(() => undefined);
+    // Within the worker's own exit bound: a capture still encoding a backlog past it is ended
+    // (what it wrote is kept), rather than the worker being killed with it.
+    if (this.recorder)
+      await this.recorder.stop({ withinMs: RECORDING_STOP_AT_CLOSE_MS }).catch(() => undefined);
     await this.egress.close().catch((err) => this.log.error('closing egress failed', { err }));
     for (const peer of this.peers.values()) peer.close();
     this.peers.clear();

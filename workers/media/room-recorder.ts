@@ -84,9 +84,12 @@ export class RoomRecorder {
   /**
    * Ends the capture in any state: while starting it waits for ffmpeg to be up and then closes
    * it (its inputs end at once, so nothing is written); concurrent calls share one stop. Rejects
-   * with RecordingCancelledError when the capture never started (its start failed).
+   * with RecordingCancelledError when the capture never started (its start failed). A capture
+   * behind real time is waited for while it encodes its backlog (RecordingSegmenter.stop);
+   * `withinMs` bounds that wait, also for a stop already in progress (a worker closing).
    */
-  stop(): Promise<{ interrupted: boolean }> {
+  stop(opts: { withinMs?: number } = {}): Promise<{ interrupted: boolean }> {
+    if (opts.withinMs !== undefined) this.segmenter.limitStop(opts.withinMs);
     this.stopping ??= this.doStop();
     return this.stopping;
   }

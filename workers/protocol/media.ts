@@ -440,11 +440,29 @@ export type WorkerToParentMessage =
 
 /**
  * How long a worker may take to exit after worker.close: closing its peers is quick, but its
- * recorder lets ffmpeg finish the last segment for up to 15 s, then SIGTERM and 5 s more
- * (RecordingSegmenter.stop), so that no recorded second is lost. Past this the supervisor sends
- * SIGTERM, then SIGKILL: the worker is stuck, and its end is counted as a death.
+ * recorder lets ffmpeg finish the last segment for up to RECORDING_STOP_AT_CLOSE_MS, then
+ * SIGTERM and 5 s more (RecordingSegmenter.stop), so that no recorded second is lost. Past this
+ * the supervisor sends SIGTERM, then SIGKILL: the worker is stuck, and its end is counted as a
+ * death.
  */
 export const WORKER_CLOSE_TIMEOUT_MS = 22_000;
+/** What a closing worker gives its recording's ffmpeg to finish (inside WORKER_CLOSE_TIMEOUT_MS). */
+export const RECORDING_STOP_AT_CLOSE_MS = 15_000;
+
+/**
+ * The longest a recording's stop waits for ffmpeg to encode what it was given. A capture behind
+ * real time (x264 slower than the clock on a loaded machine) holds at most ~55 s of media (the
+ * audio queues: ours 10 s, the FIFO 0.7 s, ffmpeg's 512 packets; video is due up to the audio),
+ * which it encodes at its own speed once its inputs end; 2 minutes cover that at ~0.5x. Past it
+ * the rest is given up (SIGTERM: ffmpeg still closes the segment it is writing), and logged.
+ */
+export const RECORDING_DRAIN_MAX_MS = 120_000;
+/**
+ * How long the control plane waits for recording.stop: the drain above, SIGTERM's 5 s grace and a
+ * margin. It must never give up first: a stop answered "failed" would finalize segments that
+ * ffmpeg is still writing.
+ */
+export const RECORDING_STOP_REQUEST_MS = RECORDING_DRAIN_MAX_MS + 10_000;
 
 /**
  * Exit code a worker uses when its start-up settings are unusable (not a crash): the

@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import ffmpeg from 'fluent-ffmpeg';
 import { OUTPUT_PROFILES } from '../../../workers/protocol/media';
 import { RoomRecorder } from '../../../workers/media/room-recorder';
 import {
@@ -170,6 +171,120 @@ describe('capture input bounds (real ffmpeg)', () => {
     const videoSec = Number(streams.find((x) => x.codec_type === 'video')?.duration);
     expect(Math.abs(audioSec - stats.audioSamplesWritten / AUDIO_SAMPLE_RATE)).toBeLessThan(0.5);
     expect(Math.abs(videoSec - audioSec)).toBeLessThan(0.5);
+  });
+});
+
+/**
+ * ffmpeg made slower than real time without burning CPU: the same command reading its video at
+ * half its rate (`-readrate 0.5`), so it takes its input at half the rate it is fed, as an encoder
+ * on an overloaded machine does.
+ */
+async function halfSpeedFfmpeg(dir: string): Promise<string> {
+  const file = `${dir}/ffmpeg-half-speed.sh`;
+  // -readrate applies to the input it precedes: the first, the video on stdin.
+  await fs.writeFile(file, '#!/bin/bash\nexec ffmpeg -readrate 0.5 "$@"\n', { mode: 0o755 });
+  return file;
+}
+
+describe('a capture behind real time at stop', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await tempRecordingsDir();
+  });
+  afterEach(async () => {
+    // fluent-ffmpeg keeps the path of the last setFfmpegPath for the whole process.
+    ffmpeg.setFfmpegPath('ffmpeg');
+    await fs.rm(root, { recursive: true, force: true });
+  });
+
+  /**
+   * Soak and overload runs saw every stop under sustained load end `interrupted`: ffmpeg was
+   * still encoding its backlog when the fixed 15 s bound killed it. The stop now waits as long as
+   * ffmpeg keeps taking its input, and kills it only once it takes nothing for stopTimeoutMs.
+   */
+  it('is waited for while it encodes its backlog, past the no-progress bound; nothing fed is lost', async () => {
+    const width = 320;
+    const height = 180;
+    const fps = 15;
+    const dir = `${root}/behind`;
+    const segmenter = new RecordingSegmenter({
+      recordingId: newRecordingId(),
+      dir,
+      width,
+      height,
+      fps,
+      segmentSeconds: 1,
+      logger,
+      ffmpegPath: await halfSpeedFfmpeg(root),
+      stopTimeoutMs: 2000,
+    });
+    await segmenter.start();
+    const frame = { width, height, data: new Uint8Array((width * height * 3) / 2).fill(120) };
+    const audio = new Int16Array(AUDIO_SAMPLES_PER_PUSH);
+    const ticks = 6 * 100; // 6 s of media in real time
+    const t0 = Date.now();
+    for (let t = 0; t < ticks;) {
+      const due = Math.min(ticks, Math.floor((Date.now() - t0) / 10));
+      for (; t < due; t++) {
+        segmenter.pushAudio(audio);
+        if (t % 7 === 0) segmenter.pushVideo(frame);
+      }
+      await sleep(10);
+    }
+    const fed = segmenter.stats;
+    const stopAt = Date.now();
+    const result = await segmenter.stop();
+    expect(result).toEqual({ interrupted: false });
+    const stopMs = Date.now() - stopAt;
+    // At half speed about 3 s of the 6 were still to encode (~6 s of wall time): longer than the
+    // 2 s bound on no progress, where a fixed bound would have ended it with SIGTERM.
+    expect(stopMs).toBeGreaterThan(2000);
+    expect(logLines.some((l) => l.includes('ffmpeg is still encoding its backlog'))).toBe(true);
+    expect(logLines.some((l) => l.includes('did not finish the recording in time'))).toBe(false);
+    expect(fed.audioSamplesDropped).toBe(0);
+    const segments = await listSegments(dir);
+    const { streams } = await probeStreams(`concat:${segments.map((n) => `${dir}/segments/${n}`).join('|')}`);
+    const audioSec = Number(streams.find((x) => x.codec_type === 'audio')?.duration);
+    const videoSec = Number(streams.find((x) => x.codec_type === 'video')?.duration);
+    expect(Math.abs(audioSec - segmenter.stats.audioSamplesWritten / AUDIO_SAMPLE_RATE)).toBeLessThan(0.3);
+    expect(audioSec).toBeGreaterThan(5.7);
+    expect(Math.abs(videoSec - audioSec)).toBeLessThan(0.3);
+  });
+
+  it('is ended once its bound is reached (limitStop, as a closing worker does), keeping what it wrote', async () => {
+    const width = 320;
+    const height = 180;
+    const fps = 15;
+    const dir = `${root}/bounded`;
+    const segmenter = new RecordingSegmenter({
+      recordingId: newRecordingId(),
+      dir,
+      width,
+      height,
+      fps,
+      segmentSeconds: 1,
+      logger,
+      ffmpegPath: await halfSpeedFfmpeg(root),
+    });
+    await segmenter.start();
+    const frame = { width, height, data: new Uint8Array((width * height * 3) / 2).fill(60) };
+    const audio = new Int16Array(AUDIO_SAMPLES_PER_PUSH);
+    // 8 s of media at once: at half speed ffmpeg needs ~16 s for it.
+    for (let t = 0; t < 800; t++) {
+      segmenter.pushAudio(audio);
+      if (t % 7 === 0) segmenter.pushVideo(frame);
+    }
+    const stopAt = Date.now();
+    const stopped = segmenter.stop();
+    segmenter.limitStop(2000);
+    expect(await stopped).toEqual({ interrupted: true });
+    // The bound, then SIGTERM (ffmpeg closes its segment at once).
+    expect(Date.now() - stopAt).toBeLessThan(6000);
+    expect(logLines.some((l) => l.includes('stop bound reached'))).toBe(true);
+    const segments = await listSegments(dir);
+    expect(segments.length).toBeGreaterThan(0);
+    const first = await probeStreams(`${dir}/segments/${segments[0]}`);
+    expect(first.streams.map((x) => x.codec_type).sort()).toEqual(['audio', 'video']);
   });
 });
 

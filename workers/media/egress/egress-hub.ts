@@ -215,7 +215,9 @@ export class EgressHub {
       fps: out.fps,
       segmentSeconds: EGRESS_KEYFRAME_SECONDS,
       logger: log,
+      // A live stream's backlog is stale: it is not waited for.
       stopTimeoutMs: 3000,
+      stopMaxMs: 3000,
       videoDelayMs: COMPOSITE_VIDEO_DELAY_MS,
       output: {
         stream,

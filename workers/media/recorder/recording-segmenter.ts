@@ -6,6 +6,7 @@ import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import ffmpeg from 'fluent-ffmpeg';
 import type { Logger } from '../../kernel/logger';
+import { RECORDING_DRAIN_MAX_MS } from '../../protocol/media';
 import { RECORDING_FILES } from '../../protocol/recording';
 import { DEFAULT_TERM_GRACE_MS, settlesWithin, terminate } from '../../kernel/process-control';
 import { FrameSizeError, SegmenterStateError } from './errors';
@@ -24,9 +25,20 @@ export interface RecordingSegmenterOptions {
   fps: number;
   segmentSeconds: number;
   logger: Logger;
+  /** fluent-ffmpeg keeps this for the whole process (setFfmpegPath), not for this command only. */
   ffmpegPath?: string;
-  /** How long stop() waits for ffmpeg to flush the last segment before SIGTERM. */
+  /**
+   * How long stop() waits for ffmpeg to take any more of its input (or exit) before SIGTERM: a
+   * capture that is behind (a loaded machine) is encoding its backlog and is waited for as long
+   * as it keeps taking it in. Default 15 s.
+   */
   stopTimeoutMs?: number;
+  /**
+   * The longest stop() waits for ffmpeg in all, progress or not (then SIGTERM): a live output
+   * (egress) sets it as low as stopTimeoutMs, since its backlog is stale; a recording's default
+   * is RECORDING_DRAIN_MAX_MS. stop({ withinMs }) and limitStop() can lower it.
+   */
+  stopMaxMs?: number;
   /** Video frames allowed to wait for ffmpeg's stdin before new ones are dropped. */
   maxQueuedVideoFrames?: number;
   /**
@@ -90,6 +102,12 @@ const AUDIO_BACKLOG_MAX_BYTES = AUDIO_SAMPLE_RATE * 2 * 10;
  */
 export const VIDEO_THREAD_QUEUE_FRAMES = 8;
 
+/** How often stop() looks at ffmpeg's progress, and how often it logs it while waiting. */
+const STOP_POLL_MS = 250;
+const STOP_LOG_EVERY_MS = 5000;
+/** A line of ffmpeg's -progress report: `frame=42`, `out_time_us=…`, `progress=continue`. */
+const PROGRESS_LINE = /^([a-z_0-9]+)=\s*(\S*)$/;
+
 /**
  * The video delay of a room's composite feed (recordings and live egress): its picture is
  * written this much later against the mix than the media clock pushes it. Measured end to end
@@ -122,6 +140,16 @@ export class RecordingSegmenter {
   private readonly log: Logger;
   private readonly frameBytes: number;
   private readonly stopTimeoutMs: number;
+  /** Date.now() bound of a stop in progress (stop() sets it, limitStop() lowers it). */
+  private stopDeadline = Infinity;
+  private readonly stopMaxMs: number;
+  /**
+   * ffmpeg's progress while stopping: frames it has taken from its stdin (the write callbacks;
+   * Node hands a queue of frames to the pipe in one writev and calls back when all of it is
+   * taken, so this moves in steps) and frames it has encoded (its -progress report).
+   */
+  private framesTaken = 0;
+  private framesEncoded = 0;
   private readonly maxQueuedFrames: number;
   private readonly maxAudioBacklogBytes: number;
   /** videoDelayMs as audio samples. */
@@ -162,6 +190,7 @@ export class RecordingSegmenter {
     this.frameBytes = (width * height * 3) / 2;
     this.pool = new FrameBufferPool(this.frameBytes);
     this.stopTimeoutMs = opts.stopTimeoutMs ?? 15000;
+    this.stopMaxMs = opts.stopMaxMs ?? RECORDING_DRAIN_MAX_MS;
     this.maxQueuedFrames = opts.maxQueuedVideoFrames ?? Math.max(2, Math.ceil(fps / 3));
     this.maxAudioBacklogBytes = opts.maxAudioBacklogBytes ?? AUDIO_BACKLOG_MAX_BYTES;
     const delay = opts.videoDelayMs ?? 0;
@@ -240,7 +269,13 @@ export class RecordingSegmenter {
         .output(path.join(segmentsDir, 'seg-%05d.ts'));
     }
     if (this.opts.ffmpegPath) command.setFfmpegPath(this.opts.ffmpegPath);
-    command.addOption('-hide_banner').addOption('-loglevel', 'warning').addOption('-nostats');
+    // -progress: `frame=N` every half second on stderr (keepStderr), what a stop watches while
+    // ffmpeg encodes a backlog.
+    command
+      .addOption('-hide_banner')
+      .addOption('-loglevel', 'warning')
+      .addOption('-nostats')
+      .addOption('-progress', 'pipe:2');
     this.command = command;
 
     await new Promise<void>((resolve, reject) => {
@@ -346,11 +381,14 @@ export class RecordingSegmenter {
   }
 
   /**
-   * Graceful stop: pads video up to the audio clock, closes both inputs and lets ffmpeg finish the
-   * last segment; SIGTERM after stopTimeoutMs, SIGKILL after a further grace period.
-   * `interrupted` is true if ffmpeg died earlier or had to be killed now.
+   * Graceful stop: pads video up to the audio clock, closes both inputs and lets ffmpeg encode
+   * what it was given and finish the last segment. It is waited for as long as it keeps taking
+   * its input (a capture behind real time has a backlog to encode) within `withinMs` (default
+   * stopMaxMs); SIGTERM once it has taken nothing for stopTimeoutMs or that bound is reached,
+   * SIGKILL after a further grace period. `interrupted` is true if ffmpeg died earlier or had to
+   * be killed now.
    */
-  async stop(): Promise<{ interrupted: boolean }> {
+  async stop(opts: { withinMs?: number } = {}): Promise<{ interrupted: boolean }> {
     if (this.state === 'idle') throw new SegmenterStateError('stop() before start()');
     if (this.state === 'starting') throw new SegmenterStateError('stop() before start() resolved');
     if (this.state === 'stopping' || this.state === 'stopped')
@@ -359,6 +397,7 @@ export class RecordingSegmenter {
     let interrupted = diedBefore;
     if (!diedBefore) {
       this.state = 'stopping';
+      this.stopDeadline = Math.min(this.stopDeadline, Date.now() + (opts.withinMs ?? this.stopMaxMs));
       this.alignEnds();
       this.proc?.stdin?.end();
       this.audioOut?.end();
@@ -368,9 +407,16 @@ export class RecordingSegmenter {
         exitCode = code;
         exitSignal = signal;
       });
-      if (!(await settlesWithin(this.exited, this.stopTimeoutMs)) && this.proc) {
+      const gaveUp = await this.drain();
+      if (gaveUp && this.proc) {
         const used = await terminate(this.proc, this.exited, DEFAULT_TERM_GRACE_MS);
-        this.log.warn('ffmpeg did not finish the recording in time', { timeoutMs: this.stopTimeoutMs, used });
+        this.log.warn('ffmpeg did not finish the recording in time', {
+          why: gaveUp,
+          stallMs: this.stopTimeoutMs,
+          used,
+          framesNotEncoded: this.queuedFrames,
+          audioBytesNotEncoded: this.audioOut?.writableLength ?? 0,
+        });
         interrupted = true;
       } else if (exitCode !== 0 || exitSignal) {
         // A non-zero exit on a clean close means the last segment may be cut short.
@@ -386,6 +432,53 @@ export class RecordingSegmenter {
     await fs.rm(path.join(this.opts.dir, AUDIO_FIFO), { force: true });
     this.log.info('recording capture stopped', { interrupted, ...this.counters });
     return { interrupted };
+  }
+
+  /**
+   * Lowers the bound of a stop in progress (or of the next one) to `ms` from now: a worker
+   * closing gives its capture what its own exit bound leaves.
+   */
+  limitStop(ms: number): void {
+    this.stopDeadline = Math.min(this.stopDeadline, Date.now() + ms);
+  }
+
+  /**
+   * Waits for ffmpeg to exit after its inputs were closed. Resolves null when it did, else why it
+   * is given up: it took no input for stopTimeoutMs, or the stop's bound was reached. Logs its
+   * progress while it works through a backlog.
+   */
+  private async drain(): Promise<'no progress' | 'stop bound reached' | null> {
+    const started = Date.now();
+    let taken = this.taken();
+    let progressAt = started;
+    let loggedAt = started;
+    for (;;) {
+      if (await settlesWithin(this.exited, STOP_POLL_MS)) return null;
+      const now = Date.now();
+      const t = this.taken();
+      if (t !== taken) {
+        taken = t;
+        progressAt = now;
+      }
+      if (now - progressAt >= this.stopTimeoutMs) return 'no progress';
+      if (now >= this.stopDeadline) return 'stop bound reached';
+      if (now - loggedAt >= STOP_LOG_EVERY_MS) {
+        loggedAt = now;
+        this.log.info('recording stop: ffmpeg is still encoding its backlog', {
+          waitedMs: now - started,
+          framesEncoded: this.framesEncoded,
+          secondsToEncode:
+            Math.round(((this.counters.videoFramesWritten - this.framesEncoded) / this.opts.fps) * 10) / 10,
+          framesToTake: this.queuedFrames,
+          audioBytesToTake: this.audioOut?.writableLength ?? 0,
+        });
+      }
+    }
+  }
+
+  /** Moves while ffmpeg works: frames encoded and taken, audio bytes taken. */
+  private taken(): number {
+    return this.framesEncoded + this.framesTaken + (this.audioOut?.bytesWritten ?? 0);
   }
 
   private attach(proc: ChildProcess, fifo: string): void {
@@ -449,6 +542,7 @@ export class RecordingSegmenter {
       this.pool.retain(buf);
       stdin.write(buf, () => {
         this.queuedFrames--;
+        this.framesTaken++;
         this.pool.release(buf);
       });
     }
@@ -506,6 +600,13 @@ export class RecordingSegmenter {
   }
 
   private keepStderr(line: string): void {
+    // -progress blocks are `key=value` lines; only the frame count is used. Error lines never
+    // start that way (they start with `[component @ …]` or a capital letter).
+    const progress = PROGRESS_LINE.exec(line);
+    if (progress) {
+      if (progress[1] === 'frame') this.framesEncoded = Number(progress[2]);
+      return;
+    }
     this.stderrTail.push(line);
     if (this.stderrTail.length > 20) this.stderrTail = this.stderrTail.slice(-20);
   }
