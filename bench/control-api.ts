@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'socket.io-client';
+import { RECORDING_STOP_REQUEST_MS } from '../workers/protocol/media';
 import type { Ack } from '../workers/protocol/signaling';
 import type { Profile } from '../workers/protocol/media';
 
@@ -26,6 +27,7 @@ export async function adminRequest<T>(
   method: string,
   path: string,
   body?: unknown,
+  timeoutMs = HTTP_TIMEOUT_MS,
 ): Promise<HttpResult<T>> {
   const res = await fetch(`${server.url}${path}`, {
     method,
@@ -34,7 +36,7 @@ export async function adminRequest<T>(
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
     },
     body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await res.text();
   let parsed: T | null = null;
@@ -104,8 +106,18 @@ export async function startRecording(server: ServerEndpoint, roomId: string): Pr
   return { ok: true, recordingId: id };
 }
 
+/**
+ * A capture behind real time (a loaded machine) answers its stop once ffmpeg has encoded its
+ * backlog: up to the server's RECORDING_STOP_REQUEST_MS.
+ */
 export async function stopRecording(server: ServerEndpoint, recordingId: string): Promise<void> {
-  await adminRequest(server, 'POST', `/api/recordings/${recordingId}/stop`, {});
+  await adminRequest(
+    server,
+    'POST',
+    `/api/recordings/${recordingId}/stop`,
+    {},
+    RECORDING_STOP_REQUEST_MS + 5000,
+  );
 }
 
 /** Reads the Prometheus text of /metrics into `name{labels}` → value. */

@@ -23,10 +23,11 @@ export type WorkerState = 'starting' | 'running' | 'closing' | 'closed' | 'died'
 /** After SIGTERM, a worker that is not gone this much later gets SIGKILL. */
 const TERM_GRACE_MS = 3000;
 /**
- * The compensating stop of a start the control plane gave up on (a recording's, an egress's) may
- * wait behind that start and a graceful stop (ffmpeg flushes for up to 15 s, then SIGTERM and 5 s
- * more): the worker's own close bound. Sent at most ABANDONED_STOP_ATTEMPTS times while
- * unanswered (what it stops ends regardless: the worker's death, or the room's next start).
+ * The compensating stop of a start the control plane gave up on (an egress's) may wait behind that
+ * start and a graceful stop: the worker's own close bound. A recording's waits as long as any
+ * recording stop (RECORDING_STOP_REQUEST_MS: its ffmpeg may have a backlog to encode). Sent at
+ * most ABANDONED_STOP_ATTEMPTS times while unanswered (what it stops ends regardless: the
+ * worker's death, or the room's next start).
  */
 export const ABANDONED_STOP_MS = WORKER_CLOSE_TIMEOUT_MS;
 export const ABANDONED_STOP_ATTEMPTS = 5;

@@ -32,7 +32,7 @@ import { Janitor } from '../cluster/janitor.service';
 import { NodeRegistry } from '../cluster/node-registry.service';
 import { RoomDirectory } from '../cluster/room-directory.service';
 import { MediaSupervisor } from '../media/media-supervisor.service';
-import { ABANDONED_STOP_ATTEMPTS, ABANDONED_STOP_MS, type MediaWorker } from '../media/media-worker';
+import { ABANDONED_STOP_ATTEMPTS, type MediaWorker } from '../media/media-worker';
 import { REDIS_URL } from '../redis/redis.module';
 import { RoomsService } from '../rooms/rooms.service';
 import { SessionsService } from '../rooms/sessions.service';
@@ -459,7 +459,8 @@ export class RecordingsService implements OnModuleInit, BeforeApplicationShutdow
     this.abandoned.set(recordingId, roomId);
     const attempt = async (n: number): Promise<void> => {
       try {
-        await worker.request('recording.stop', { recordingId }, ABANDONED_STOP_MS);
+        // Like any recording stop, answered once ffmpeg has encoded what it was given.
+        await worker.request('recording.stop', { recordingId }, RECORDING_STOP_REQUEST_MS);
         await this.settleAbandoned(recordingId, { kind: 'ended', diskFull: false, how: 'stopped' });
       } catch (err) {
         if (!this.abandoned.has(recordingId)) return; // settled meanwhile (recording.ended, death)
