@@ -114,6 +114,8 @@ export interface SoakResult {
     stopSeconds: number[];
     /** Media in each finalized recording (s; the manifest's durationSec), against onSeconds. */
     recordedSeconds: number[];
+    /** Sound each recording's capture could not keep (s; the manifest's captureLosses). */
+    audioDroppedSeconds: number[];
   };
   /** Redis keys grouped by pattern (ids replaced by *) at the judged window's start and at the end. */
   redisKeyPatterns: { windowStart: Record<string, number>; end: Record<string, number> };
@@ -182,6 +184,7 @@ export async function runSoak(opts: SoakOptions, command: string): Promise<SoakR
       errors: [] as string[],
       stopSeconds: [] as number[],
       recordedSeconds: [] as number[],
+      audioDroppedSeconds: [] as number[],
     };
     let recordingOn = false;
     const background: Promise<void>[] = [];
@@ -441,23 +444,32 @@ export function keyPattern(key: string): string {
 async function finalizeAndDelete(
   server: ServerEndpoint,
   id: string,
-  recs: { finalStates: Record<string, number>; deleted: number; errors: string[]; recordedSeconds: number[] },
+  recs: {
+    finalStates: Record<string, number>;
+    deleted: number;
+    errors: string[];
+    recordedSeconds: number[];
+    audioDroppedSeconds: number[];
+  },
 ): Promise<void> {
   const deadline = performance.now() + FINALIZE_TIMEOUT_MS;
   let state = 'unknown';
   let durationSec: number | undefined;
+  let audioDroppedSec: number | undefined;
   while (performance.now() < deadline) {
-    const res = await adminRequest<{ state: string; media?: { durationSec: number } }>(
-      server,
-      'GET',
-      `/api/recordings/${id}`,
-    ).catch(() => null);
+    const res = await adminRequest<{
+      state: string;
+      media?: { durationSec: number };
+      captureLosses?: { audioDroppedSec: number };
+    }>(server, 'GET', `/api/recordings/${id}`).catch(() => null);
     state = res?.body?.state ?? state;
     durationSec = res?.body?.media?.durationSec;
+    audioDroppedSec = res?.body?.captureLosses?.audioDroppedSec;
     if (FINAL_STATES.has(state)) break;
     await sleep(2000);
   }
   if (durationSec !== undefined) recs.recordedSeconds.push(Math.round(durationSec * 10) / 10);
+  if (audioDroppedSec !== undefined) recs.audioDroppedSeconds.push(audioDroppedSec);
   recs.finalStates[state] = (recs.finalStates[state] ?? 0) + 1;
   if (!FINAL_STATES.has(state)) {
     recs.errors.push(`${id}: still ${state} after ${FINALIZE_TIMEOUT_MS / 1000} s`);
@@ -488,7 +500,7 @@ export function soakMarkdown(r: SoakResult): string {
     `- Churn: ${r.churn.completed}/${r.churn.attempted} joins completed with video${r.churn.errors.length ? `; errors: ${r.churn.errors.slice(0, 5).join('; ')}` : ''}.`,
     `- Load generator: ${r.churn.loadGeneratorCrashes.length} churn process(es) died by a signal (each cycle runs in its own process, bench/soak-churner.ts)${r.churn.loadGeneratorCrashes.length ? `: ${r.churn.loadGeneratorCrashes.slice(0, 5).join('; ')}` : ''}.`,
     `- Recordings: ${r.recordings.started} started, final states ${JSON.stringify(r.recordings.finalStates)}, ${r.recordings.deleted} deleted${r.recordings.errors.length ? `; errors: ${r.recordings.errors.slice(0, 5).join('; ')}` : ''}.`,
-    `- Recording stops took ${JSON.stringify(r.recordings.stopSeconds ?? [])} s; the recordings hold ${JSON.stringify(r.recordings.recordedSeconds ?? [])} s of media (each recorded for ${r.recordings.onSeconds} s).`,
+    `- Recording stops took ${JSON.stringify(r.recordings.stopSeconds ?? [])} s; the recordings hold ${JSON.stringify(r.recordings.recordedSeconds ?? [])} s of media (each recorded for ${r.recordings.onSeconds} s); their captures could not keep ${JSON.stringify(r.recordings.audioDroppedSeconds ?? [])} s of sound (the manifests' captureLosses).`,
     '',
     `## Verdicts: ${j.pass ? '**PASS**' : '**FAIL**'}`,
     '',

@@ -11,7 +11,7 @@ import type {
   Profile,
   RtspTransport,
 } from '../../workers/protocol/media';
-import type { RecordingFileKind, RecordingState } from '../../workers/protocol/recording';
+import type { CaptureLosses, RecordingFileKind, RecordingState } from '../../workers/protocol/recording';
 
 export interface RoomSummary {
   id: string;
@@ -49,6 +49,8 @@ export interface Recording {
   failureReason?: string;
   media?: { durationSec: number; width: number; height: number; sizeBytes: number };
   files: { name: string; kind: RecordingFileKind; sizeBytes: number }[];
+  /** What the capture could not keep on an overloaded server (set when it ended). */
+  captureLosses?: CaptureLosses;
 }
 
 /** A live stream out of a room (docs/egress.md). */

@@ -648,6 +648,15 @@ function recordingRow(r: Recording): HTMLTableRowElement {
     );
   }
   if (r.failureReason) stateCell.append(h('div', { className: 'hint' }, r.failureReason));
+  const lost = r.captureLosses;
+  if (lost && (lost.audioDroppedSec > 0 || lost.videoFramesDropped > 0))
+    stateCell.append(
+      h(
+        'div',
+        { className: 'hint losses' },
+        `the server was overloaded: ${lost.audioDroppedSec} s of sound and ${lost.videoFramesDropped} frames were not recorded`,
+      ),
+    );
   return h(
     'tr',
     { dataset: { recordingId: r.id, state: r.state } },

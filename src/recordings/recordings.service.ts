@@ -11,6 +11,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { OUTPUT_PROFILES, RECORDING_STOP_REQUEST_MS } from '../../workers/protocol/media';
 import {
+  type CaptureLosses,
   DISK_FULL,
   FINAL_RECORDING_STATES,
   FINALIZE_QUEUE,
@@ -129,7 +130,11 @@ export class RecordingsService implements OnModuleInit, BeforeApplicationShutdow
       // Only unexpected ends arrive here without a stop() in progress (ffmpeg died).
       if (d.interrupted && this.active.get(roomId) === d.recordingId) {
         const reason = d.reason === 'disk_full' ? DISK_FULL : d.detail;
-        this.background(this.captureEnded(roomId, d.recordingId, true, reason), 'ending a capture', roomId);
+        this.background(
+          this.captureEnded(roomId, d.recordingId, true, reason, d.losses),
+          'ending a capture',
+          roomId,
+        );
       }
     });
     this.supervisor.on('died', (roomId, reason) => {
@@ -317,19 +322,23 @@ export class RecordingsService implements OnModuleInit, BeforeApplicationShutdow
     }
     let interrupted = false;
     let reason = 'stopped';
+    let losses: CaptureLosses | null = null;
     const worker = this.supervisor.get(roomId);
     try {
       if (!worker) throw new Error('the room has no media worker');
       // A capture behind real time encodes its backlog before it ends: its worker bounds that
       // wait, and this one is longer, so segments are never finalized while ffmpeg still writes.
-      interrupted = (await worker.request('recording.stop', { recordingId }, RECORDING_STOP_REQUEST_MS))
-        .interrupted;
+      ({ interrupted, losses } = await worker.request(
+        'recording.stop',
+        { recordingId },
+        RECORDING_STOP_REQUEST_MS,
+      ));
     } catch (err) {
       // The capture is gone either way; what reached disk is finalized and marked interrupted.
       interrupted = true;
       reason = `stop failed: ${(err as Error).message}`;
     }
-    return this.captureEnded(roomId, recordingId, interrupted, reason);
+    return this.captureEnded(roomId, recordingId, interrupted, reason, losses);
   }
 
   /** Queues a finalize again, e.g. to add a WebM copy to a finished recording. */
@@ -554,15 +563,37 @@ export class RecordingsService implements OnModuleInit, BeforeApplicationShutdow
     recordingId: string,
     interrupted: boolean,
     reason: string,
+    losses: CaptureLosses | null = null,
   ): Promise<RecordingManifest> {
     if (this.active.get(roomId) === recordingId) this.active.delete(roomId);
     const endedAt = new Date().toISOString();
     const diskFull = reason === DISK_FULL;
+    const captureLosses = losses ? { captureLosses: losses } : {};
     const manifest = await this.manifests.update(recordingId, (m) => {
       if (m.state !== 'recording') return m;
-      if (diskFull) return { ...m, state: 'failed', failureReason: DISK_FULL, endedAt, interrupted: true };
-      return { ...m, state: 'finalizing', endedAt, interrupted: m.interrupted || interrupted };
+      if (diskFull)
+        return {
+          ...m,
+          ...captureLosses,
+          state: 'failed',
+          failureReason: DISK_FULL,
+          endedAt,
+          interrupted: true,
+        };
+      return {
+        ...m,
+        ...captureLosses,
+        state: 'finalizing',
+        endedAt,
+        interrupted: m.interrupted || interrupted,
+      };
     });
+    if (losses && (losses.audioDroppedSec > 0 || losses.videoFramesDropped > 0))
+      this.log.warn('recording lacks media its capture could not keep (the node was overloaded)', {
+        roomId,
+        recordingId,
+        ...losses,
+      });
     this.webhooks.publish('recording.ended', { roomId, recordingId, interrupted, reason });
     if (diskFull) {
       this.log.error('recording failed: the recordings disk is full (the room goes on; segments are kept)', {

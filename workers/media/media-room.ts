@@ -491,12 +491,12 @@ export class MediaRoom {
       OUTPUT_PROFILES[req.profile],
       this.log.child({ recordingId: req.recordingId }),
     );
-    recorder.onEnded = (interrupted, reason, detail) => {
+    recorder.onEnded = (interrupted, reason, detail, losses) => {
       if (this.recorder === recorder) this.recorder = null;
       releaseProfile();
       this.notify({
         event: 'recording.ended',
-        data: { recordingId: req.recordingId, interrupted, reason, detail },
+        data: { recordingId: req.recordingId, interrupted, reason, detail, losses },
       });
     };
     this.recorder = recorder;
@@ -514,7 +514,7 @@ export class MediaRoom {
     return new Date().toISOString();
   }
 
-  async stopRecording(recordingId: string): Promise<{ interrupted: boolean }> {
+  async stopRecording(recordingId: string): Promise<MediaRequestMap['recording.stop']['res']> {
     // A stop right behind a start that is still waiting for the capture it replaces (both given
     // up on by the control plane): let that start take the recorder first, then stop it.
     const pending = this.pendingStarts.get(recordingId);
@@ -659,6 +659,8 @@ export class MediaRoom {
       if (out.users === 0) continue;
       // Peers get the shed rate; the recorder keeps its profile's rate (its file has a fixed
       // rate), so a recorded profile is still composed at full rate but encoded for peers less.
+      // (Fewer new pictures for a capture that is behind was tried: x264 saves ~20 %, and under
+      // 16 busy loops the recordings lost as much sound; docs/overload.md.)
       const toPeers = tick % frameDivisor(this.quality.fps(out.profile.fps)) === 0;
       const recorded = this.recorder !== null && this.recorder.profile === out.profile.name;
       // Egress encodes, like the recorder, keep the profile's full rate.

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { MediaRequestMap, OutputProfile, Profile, RecordingEndReason } from '../protocol/media';
+import type { CaptureLosses } from '../protocol/recording';
 import type { Logger } from '../kernel/logger';
 import type { I420Frame } from './engine/video/i420';
 import { RecordingCancelledError } from '../kernel/errors';
@@ -14,13 +15,14 @@ import { COMPOSITE_VIDEO_DELAY_MS, RecordingSegmenter } from './recorder/recordi
 export class RoomRecorder {
   readonly recordingId: string;
   readonly profile: Profile;
-  onEnded: (interrupted: boolean, reason: RecordingEndReason, detail: string) => void = () => undefined;
+  onEnded: (interrupted: boolean, reason: RecordingEndReason, detail: string, losses: CaptureLosses) => void =
+    () => undefined;
   private readonly segmenter: RecordingSegmenter;
   private ended = false;
   /** Media is fed only once ffmpeg runs; until then the room's clocks simply skip the recorder. */
   private running = false;
   private startup: Promise<void> | null = null;
-  private stopping: Promise<{ interrupted: boolean }> | null = null;
+  private stopping: Promise<MediaRequestMap['recording.stop']['res']> | null = null;
 
   constructor(
     req: MediaRequestMap['recording.start']['req'],
@@ -49,6 +51,7 @@ export class RoomRecorder {
         true,
         diskFull ? 'disk_full' : 'capture-exited',
         `ffmpeg exited (code ${code}, signal ${signal})`,
+        this.segmenter.losses,
       );
     });
   }
@@ -88,14 +91,15 @@ export class RoomRecorder {
    * behind real time is waited for while it encodes its backlog (RecordingSegmenter.stop);
    * `withinMs` bounds that wait, also for a stop already in progress (a worker closing).
    */
-  stop(opts: { withinMs?: number } = {}): Promise<{ interrupted: boolean }> {
+  stop(opts: { withinMs?: number } = {}): Promise<MediaRequestMap['recording.stop']['res']> {
     if (opts.withinMs !== undefined) this.segmenter.limitStop(opts.withinMs);
     this.stopping ??= this.doStop();
     return this.stopping;
   }
 
-  private async doStop(): Promise<{ interrupted: boolean }> {
-    if (this.ended) return { interrupted: true }; // ffmpeg died: onEnded has already reported it
+  private async doStop(): Promise<MediaRequestMap['recording.stop']['res']> {
+    // ffmpeg died: onEnded has already reported it, with its losses.
+    if (this.ended) return { interrupted: true, losses: null };
     this.running = false;
     if (!this.startup) {
       this.ended = true;
@@ -110,11 +114,16 @@ export class RoomRecorder {
       throw new RecordingCancelledError(`recording ${this.recordingId} failed to start`);
     }
     // ffmpeg may have died while it was starting: that end is already reported.
-    if (this.ended) return { interrupted: true };
+    if (this.ended) return { interrupted: true, losses: null };
     this.ended = true;
-    const result = await this.segmenter.stop();
-    this.log.info('recording capture stopped', { ...this.segmenter.stats, interrupted: result.interrupted });
-    this.onEnded(result.interrupted, 'stopped', 'stopped');
-    return result;
+    const { interrupted } = await this.segmenter.stop();
+    const losses = this.segmenter.losses;
+    this.log.info('recording capture stopped', { ...this.segmenter.stats, interrupted });
+    if (losses.audioDroppedSec > 0 || losses.videoFramesDropped > 0)
+      this.log.warn('the recording lacks what its capture could not keep (the machine was behind)', {
+        ...losses,
+      });
+    this.onEnded(interrupted, 'stopped', 'stopped', losses);
+    return { interrupted, losses };
   }
 }

@@ -8,6 +8,7 @@
  * the zod enums (`z.enum(PROFILES)`), the OpenAPI schemas and the pages' pickers derive from it.
  */
 import type { SerializedError } from './errors';
+import type { CaptureLosses } from './recording';
 
 export const PROFILES = ['low', 'standard', 'high'] as const;
 export type Profile = (typeof PROFILES)[number];
@@ -284,7 +285,11 @@ export interface MediaRequestMap {
     req: { recordingId: string; dir: string; profile: Profile; segmentSeconds: number };
     res: { startedAt: string };
   };
-  'recording.stop': { req: { recordingId: string }; res: { interrupted: boolean } };
+  'recording.stop': {
+    req: { recordingId: string };
+    /** `losses`: null when the capture had already ended (its recording.ended carried them). */
+    res: { interrupted: boolean; losses: CaptureLosses | null };
+  };
   /**
    * Starts an egress: the composite of `profile` (in the room's layout, or `layout` when given)
    * and the full mix, encoded once per (profile, layout) and remuxed to the target.
@@ -371,6 +376,7 @@ export interface MediaNotificationMap {
     reason: RecordingEndReason;
     /** For people: what happened, e.g. "ffmpeg exited (code null, signal SIGKILL)". */
     detail: string;
+    losses: CaptureLosses;
   };
   /** Every state change of an egress; `error` says why for failed (and reconnecting). */
   'egress.state': { egressId: string; state: EgressState; error: string | null };

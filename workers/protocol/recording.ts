@@ -53,6 +53,19 @@ export interface RecordingFile {
   sha256: string;
 }
 
+/**
+ * What a capture behind real time could not keep (a loaded machine): written to the manifest when
+ * the capture ends, so a recording says what it lacks instead of hiding it. Audio is dropped only
+ * once ffmpeg has not taken ~20 s of it (the file then skips that time, video in step); a video
+ * frame is dropped when ffmpeg's input is full, and the previous picture holds its slot.
+ */
+export interface CaptureLosses {
+  /** Seconds of the room's mix not written (and so not in the file). */
+  audioDroppedSec: number;
+  /** Composed frames not written because ffmpeg was behind (their slots repeat a picture). */
+  videoFramesDropped: number;
+}
+
 export interface RecordingMedia {
   durationSec: number;
   width: number;
@@ -79,6 +92,8 @@ export interface RecordingManifest {
   failureReason?: string;
   media?: RecordingMedia;
   files: RecordingFile[];
+  /** Set when the capture ended: what it could not keep (all zero on a machine that kept up). */
+  captureLosses?: CaptureLosses;
   /** Finalize progress 0–100 while state is 'finalizing'. */
   progress?: number;
   webmRequested: boolean;

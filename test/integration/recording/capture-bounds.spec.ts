@@ -8,6 +8,7 @@ import {
   AUDIO_SAMPLE_RATE,
   AUDIO_SAMPLES_PER_PUSH,
   RecordingSegmenter,
+  type RecordingSegmenterOptions,
 } from '../../../workers/media/recorder/recording-segmenter';
 import { isAlive } from '../../helpers/server';
 import { waitFor } from '../../helpers/signal';
@@ -158,6 +159,9 @@ describe('capture input bounds (real ffmpeg)', () => {
     );
     const stats = segmenter.stats;
     expect(stats.audioSamplesWritten + stats.audioSamplesDropped).toBe(pushed);
+    // What the manifest will say the recording lacks.
+    expect(segmenter.losses.audioDroppedSec).toBeCloseTo(stats.audioSamplesDropped / AUDIO_SAMPLE_RATE, 2);
+    expect(segmenter.losses.audioDroppedSec).toBeGreaterThan(0);
     expect(stats.audioSamplesWritten).toBeGreaterThan(stalled.audioSamplesWritten);
     expect(await segmenter.stop()).toEqual({ interrupted: false });
     // Video followed the audio that was written (it is due from the audio count), not the time
@@ -186,6 +190,37 @@ async function halfSpeedFfmpeg(dir: string): Promise<string> {
   return file;
 }
 
+/** A small capture (320x180, 15 fps, 1 s segments) whose ffmpeg runs at half speed. */
+async function halfSpeedSegmenter(
+  root: string,
+  name: string,
+  opts: Partial<RecordingSegmenterOptions> = {},
+): Promise<{
+  segmenter: RecordingSegmenter;
+  dir: string;
+  frame: { width: number; height: number; data: Uint8Array };
+}> {
+  const width = 320;
+  const height = 180;
+  const dir = `${root}/${name}`;
+  const segmenter = new RecordingSegmenter({
+    recordingId: newRecordingId(),
+    dir,
+    width,
+    height,
+    fps: 15,
+    segmentSeconds: 1,
+    logger,
+    ffmpegPath: await halfSpeedFfmpeg(root),
+    ...opts,
+  });
+  return {
+    segmenter,
+    dir,
+    frame: { width, height, data: new Uint8Array((width * height * 3) / 2).fill(120) },
+  };
+}
+
 describe('a capture behind real time at stop', () => {
   let root: string;
   beforeEach(async () => {
@@ -203,23 +238,8 @@ describe('a capture behind real time at stop', () => {
    * ffmpeg keeps taking its input, and kills it only once it takes nothing for stopTimeoutMs.
    */
   it('is waited for while it encodes its backlog, past the no-progress bound; nothing fed is lost', async () => {
-    const width = 320;
-    const height = 180;
-    const fps = 15;
-    const dir = `${root}/behind`;
-    const segmenter = new RecordingSegmenter({
-      recordingId: newRecordingId(),
-      dir,
-      width,
-      height,
-      fps,
-      segmentSeconds: 1,
-      logger,
-      ffmpegPath: await halfSpeedFfmpeg(root),
-      stopTimeoutMs: 2000,
-    });
+    const { segmenter, dir, frame } = await halfSpeedSegmenter(root, 'behind', { stopTimeoutMs: 2000 });
     await segmenter.start();
-    const frame = { width, height, data: new Uint8Array((width * height * 3) / 2).fill(120) };
     const audio = new Int16Array(AUDIO_SAMPLES_PER_PUSH);
     const ticks = 6 * 100; // 6 s of media in real time
     const t0 = Date.now();
@@ -252,22 +272,8 @@ describe('a capture behind real time at stop', () => {
   });
 
   it('is ended once its bound is reached (limitStop, as a closing worker does), keeping what it wrote', async () => {
-    const width = 320;
-    const height = 180;
-    const fps = 15;
-    const dir = `${root}/bounded`;
-    const segmenter = new RecordingSegmenter({
-      recordingId: newRecordingId(),
-      dir,
-      width,
-      height,
-      fps,
-      segmentSeconds: 1,
-      logger,
-      ffmpegPath: await halfSpeedFfmpeg(root),
-    });
+    const { segmenter, dir, frame } = await halfSpeedSegmenter(root, 'bounded');
     await segmenter.start();
-    const frame = { width, height, data: new Uint8Array((width * height * 3) / 2).fill(60) };
     const audio = new Int16Array(AUDIO_SAMPLES_PER_PUSH);
     // 8 s of media at once: at half speed ffmpeg needs ~16 s for it.
     for (let t = 0; t < 800; t++) {
@@ -313,9 +319,11 @@ describe('RoomRecorder: a stop that overtakes its start', () => {
     );
     const stopped = recorder.stop();
     expect(recorder.stop()).toBe(stopped);
-    expect(await stopped).toEqual({ interrupted: expect.any(Boolean) });
+    // Nothing was recorded, so nothing lost.
+    const none = { audioDroppedSec: 0, videoFramesDropped: 0 };
+    expect(await stopped).toEqual({ interrupted: expect.any(Boolean), losses: none });
     expect(await started).toMatchObject({ name: 'RecordingCancelledError' });
-    expect(ended).toEqual([[expect.any(Boolean), 'stopped', 'stopped']]);
+    expect(ended).toEqual([[expect.any(Boolean), 'stopped', 'stopped', none]]);
     // The media loop's pushes are ignored from now on; nothing was recorded and the FIFO is gone.
     recorder.pushAudio(new Int16Array(AUDIO_SAMPLES_PER_PUSH));
     expect((await fs.readdir(`${root}/${recordingId}`)).sort()).toEqual(['segments']);

@@ -135,9 +135,15 @@ describe('recordings over REST (real worker, real ffmpeg, real BullMQ finalize w
     });
     expect(stopped.status).toBe(200);
     expect(stopped.body.state).toBe('finalizing');
+    // The manifest says what the capture could not keep: no sound on this (test) load.
+    expect(stopped.body.captureLosses).toEqual({
+      audioDroppedSec: 0,
+      videoFramesDropped: expect.any(Number),
+    });
 
     const done = await waitForState(live.server, id, ['ready', 'failed', 'interrupted']);
     expect(done.state).toBe('ready');
+    expect(done.captureLosses).toEqual(stopped.body.captureLosses);
     expect(done.media).toMatchObject({ videoCodec: 'h264', audioCodec: 'aac', width: 1280, height: 720 });
     expect(done.files.map((f) => f.kind).sort()).toEqual(['mp4', 'thumbnail']);
 

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import ffmpeg from 'fluent-ffmpeg';
 import type { Logger } from '../../kernel/logger';
 import { RECORDING_DRAIN_MAX_MS } from '../../protocol/media';
-import { RECORDING_FILES } from '../../protocol/recording';
+import { RECORDING_FILES, type CaptureLosses } from '../../protocol/recording';
 import { DEFAULT_TERM_GRACE_MS, settlesWithin, terminate } from '../../kernel/process-control';
 import { FrameSizeError, SegmenterStateError } from './errors';
 import { FrameBufferPool } from './frame-buffer-pool';
@@ -373,6 +373,14 @@ export class RecordingSegmenter {
     this.audioOut.write(Buffer.from(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength)));
     this.counters.audioSamplesWritten += samples.length;
     return true;
+  }
+
+  /** What this capture could not keep so far (for the recording's manifest). */
+  get losses(): CaptureLosses {
+    return {
+      audioDroppedSec: Math.round((this.counters.audioSamplesDropped / AUDIO_SAMPLE_RATE) * 100) / 100,
+      videoFramesDropped: this.counters.videoFramesDropped,
+    };
   }
 
   /** Bytes waiting in our queues for ffmpeg: raw video frames on stdin and audio for the FIFO. */
