@@ -594,7 +594,7 @@ export class RecordingsService implements OnModuleInit, BeforeApplicationShutdow
         recordingId,
         ...losses,
       });
-    this.webhooks.publish('recording.ended', { roomId, recordingId, interrupted, reason });
+    this.webhooks.publish('recording.ended', { roomId, recordingId, interrupted, reason, ...captureLosses });
     if (diskFull) {
       this.log.error('recording failed: the recordings disk is full (the room goes on; segments are kept)', {
         roomId,

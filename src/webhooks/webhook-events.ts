@@ -4,6 +4,7 @@
  */
 import type { EgressState, EgressType, ParticipantRole } from '../../workers/protocol/media';
 import type { LeftReason, RoomEndReason } from '../../workers/protocol/signaling';
+import type { CaptureLosses } from '../../workers/protocol/recording';
 
 export interface WebhookEventMap {
   'room.started': { roomId: string };
@@ -22,7 +23,14 @@ export interface WebhookEventMap {
     reason: LeftReason;
   };
   'recording.started': { roomId: string; recordingId: string };
-  'recording.ended': { roomId: string; recordingId: string; interrupted: boolean; reason?: string };
+  'recording.ended': {
+    roomId: string;
+    recordingId: string;
+    interrupted: boolean;
+    reason?: string;
+    /** What the capture could not keep (an overloaded node); absent when not known. */
+    captureLosses?: CaptureLosses;
+  };
   'recording.ready': { roomId: string; recordingId: string; state: 'ready' | 'interrupted' };
   'recording.failed': { roomId: string; recordingId: string; reason: string };
   /** Every state change of a live egress (docs/egress.md); `error` is set for failed/reconnecting. */

@@ -457,9 +457,10 @@ export const RECORDING_STOP_AT_CLOSE_MS = 15_000;
 
 /**
  * The longest a recording's stop waits for ffmpeg to encode what it was given. A capture behind
- * real time (x264 slower than the clock on a loaded machine) holds at most ~55 s of media (the
- * audio queues: ours 10 s, the FIFO 0.7 s, ffmpeg's 512 packets; video is due up to the audio),
- * which it encodes at its own speed once its inputs end; 2 minutes cover that at ~0.5x. Past it
+ * real time (x264 slower than the clock on a loaded machine) holds at most ~22 s of media (the
+ * audio queues: ours 10 s, the FIFO 0.7 s, ffmpeg's 512 packets of 21.3 ms; video is due up to
+ * the audio), which it encodes at its own speed once its inputs end; 2 minutes cover that at
+ * ~0.2x (measured beside 16 busy loops: drains of 20-24 s). Past it
  * the rest is given up (SIGTERM: ffmpeg still closes the segment it is writing), and logged.
  */
 export const RECORDING_DRAIN_MAX_MS = 120_000;

@@ -88,7 +88,7 @@ type State = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' | 'died';
 
 const AUDIO_FIFO = 'audio.fifo';
 /**
- * ~10 s of audio waiting for ffmpeg (on top of the FIFO's 64 KB and ffmpeg's own ~20 s input
+ * ~10 s of audio waiting for ffmpeg (on top of the FIFO's 64 KB and ffmpeg's own ~11 s input
  * queue) means it is stuck: from there on audio ticks are dropped instead of queued.
  */
 const AUDIO_BACKLOG_MAX_BYTES = AUDIO_SAMPLE_RATE * 2 * 10;
