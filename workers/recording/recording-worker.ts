@@ -129,13 +129,21 @@ export async function startRecordingWorker(
       if (running > 0) {
         await worker.close();
       } else {
-        // Nothing to finish. A graceful BullMQ close talks to Redis and, during an outage, waits
-        // for it forever; with no job in hand there is nothing that wait could save.
-        const closing = worker.close(true).catch(() => undefined);
-        const closed = await Promise.race([
-          closing.then(() => true),
+        // No job in hand, but a fetch in flight may just have moved one to active (a finalize
+        // queued as the server shuts down). A graceful close hands it to us and lets it finish;
+        // a forced one left it locked, and the next start's worker took it up only after the
+        // lock expired and its stalled check ran: 60 s later (measured). During a Redis outage a
+        // graceful close never returns and no job can arrive: give up after IDLE_CLOSE_MS unless
+        // one did arrive meanwhile.
+        const closing = worker.close().then(
+          () => true,
+          () => true,
+        );
+        let closed = await Promise.race([
+          closing,
           new Promise<false>((r) => setTimeout(() => r(false), IDLE_CLOSE_MS).unref()),
         ]);
+        if (!closed && running > 0) closed = await closing;
         if (!closed) logger.warn('Redis did not answer while closing; leaving without it');
       }
       logger.info('recording worker stopped');
