@@ -28,15 +28,15 @@ export interface RecordingSegmenterOptions {
   /** fluent-ffmpeg keeps this for the whole process (setFfmpegPath), not for this command only. */
   ffmpegPath?: string;
   /**
-   * How long stop() waits for ffmpeg to take any more of its input (or exit) before SIGTERM: a
-   * capture that is behind (a loaded machine) is encoding its backlog and is waited for as long
-   * as it keeps taking it in. Default 15 s.
+   * How long stop() waits without any progress from ffmpeg (frames encoded, input taken) before
+   * SIGTERM: a capture that is behind (a loaded machine) is encoding its backlog and is waited
+   * for as long as it moves. Default 15 s.
    */
   stopTimeoutMs?: number;
   /**
    * The longest stop() waits for ffmpeg in all, progress or not (then SIGTERM): a live output
    * (egress) sets it as low as stopTimeoutMs, since its backlog is stale; a recording's default
-   * is RECORDING_DRAIN_MAX_MS. stop({ withinMs }) and limitStop() can lower it.
+   * is RECORDING_DRAIN_MAX_MS. limitStop() can lower it.
    */
   stopMaxMs?: number;
   /** Video frames allowed to wait for ffmpeg's stdin before new ones are dropped. */
@@ -390,13 +390,13 @@ export class RecordingSegmenter {
 
   /**
    * Graceful stop: pads video up to the audio clock, closes both inputs and lets ffmpeg encode
-   * what it was given and finish the last segment. It is waited for as long as it keeps taking
-   * its input (a capture behind real time has a backlog to encode) within `withinMs` (default
-   * stopMaxMs); SIGTERM once it has taken nothing for stopTimeoutMs or that bound is reached,
+   * what it was given and finish the last segment. It is waited for as long as it makes progress
+   * (a capture behind real time has a backlog to encode) within stopMaxMs (or what limitStop()
+   * left); SIGTERM once it has not moved for stopTimeoutMs or that bound is reached,
    * SIGKILL after a further grace period. `interrupted` is true if ffmpeg died earlier or had to
    * be killed now.
    */
-  async stop(opts: { withinMs?: number } = {}): Promise<{ interrupted: boolean }> {
+  async stop(): Promise<{ interrupted: boolean }> {
     if (this.state === 'idle') throw new SegmenterStateError('stop() before start()');
     if (this.state === 'starting') throw new SegmenterStateError('stop() before start() resolved');
     if (this.state === 'stopping' || this.state === 'stopped')
@@ -405,7 +405,7 @@ export class RecordingSegmenter {
     let interrupted = diedBefore;
     if (!diedBefore) {
       this.state = 'stopping';
-      this.stopDeadline = Math.min(this.stopDeadline, Date.now() + (opts.withinMs ?? this.stopMaxMs));
+      this.limitStop(this.stopMaxMs);
       this.alignEnds();
       this.proc?.stdin?.end();
       this.audioOut?.end();
