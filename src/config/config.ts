@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import {
+  DEFAULT_DOWNLINK_VIDEO_HOLD_MS,
   LAYOUTS,
   LOG_LEVELS,
   PROFILES,
@@ -56,6 +57,12 @@ const schema = z.object({
   VIDEO_ENCODE: z.enum(['per-peer', 'shared']).default('shared'),
   /** Lip sync: hold each participant's video back by its audio path's extra delay (docs/lip-sync.md). */
   AV_SYNC: z.enum(['on', 'off']).default('on'),
+  /**
+   * Shared-encode (RTP-level) downlink video leaves no earlier than this many ms after the tick
+   * it was composed at: the sound of that instant leaves up to a 20 ms Opus frame later, and a
+   * receiver does not re-align gaps under 30 ms itself (docs/lip-sync.md, "The downlink").
+   */
+  DOWNLINK_VIDEO_HOLD_MS: z.coerce.number().int().min(0).max(200).default(DEFAULT_DOWNLINK_VIDEO_HOLD_MS),
   RECORDING_CONCURRENCY: positiveInt.max(16).default(1),
   RECORDING_PROFILE: z.enum(PROFILES).default('high'),
   RECORDING_SEGMENT_SECONDS: positiveInt.max(60).default(2),
@@ -174,6 +181,7 @@ export interface AppConfig {
     readonly audioOnlyStack: 'rtp' | 'wrtc';
     readonly videoEncode: 'per-peer' | 'shared';
     readonly avSync: 'on' | 'off';
+    readonly downlinkVideoHoldMs: number;
   };
   readonly redisKeyPrefix: string;
   readonly limits: {
@@ -385,6 +393,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       audioOnlyStack: e.AUDIO_ONLY_STACK,
       videoEncode: e.VIDEO_ENCODE,
       avSync: e.AV_SYNC,
+      downlinkVideoHoldMs: e.DOWNLINK_VIDEO_HOLD_MS,
     },
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     limits: {

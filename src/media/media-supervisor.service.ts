@@ -203,5 +203,6 @@ export function defaultProbeSettings(config: AppConfig): RoomMediaSettings {
     audioOnlyStack: config.media.audioOnlyStack,
     videoEncode: config.media.videoEncode,
     avSync: config.media.avSync,
+    downlinkVideoHoldMs: config.media.downlinkVideoHoldMs,
   };
 }

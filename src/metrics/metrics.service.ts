@@ -141,6 +141,15 @@ export class MetricsService implements OnModuleInit, OnApplicationShutdown {
       ['participant'],
     );
     this.perRoom(
+      'mcu_av_sync_sender_clock',
+      "Lip sync: 1 while a participant's estimate is measured on its own clock (RTCP sender reports), 0 while modelled from receive stats",
+      (s, set) => {
+        for (const p of s.avSync ?? [])
+          set({ participant: p.participantId }, p.basis === 'sender-reports' ? 1 : 0);
+      },
+      ['participant'],
+    );
+    this.perRoom(
       'mcu_composed_fps',
       'Composite frames per second by output profile',
       (s, set) => {

@@ -38,6 +38,7 @@ export function newRoomSession(room: Room, config: AppConfig): RoomSession {
       audioOnlyStack: config.media.audioOnlyStack,
       videoEncode: config.media.videoEncode,
       avSync: config.media.avSync,
+      downlinkVideoHoldMs: config.media.downlinkVideoHoldMs,
     },
     participants: new Map(),
     activeSpeakerId: null,

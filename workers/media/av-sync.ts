@@ -73,6 +73,12 @@ export const UNSEEN_AUDIO_MS = 15;
  * audio path's lead by this much.
  */
 export const UNSEEN_RTP_AUDIO_MS = -15;
+/**
+ * For an RTP-level member whose sender reports map both streams to its clock (every browser, and
+ * wrtc): how much later than its picture a libwebrtc sender's reports place the sound of the
+ * same instant, which the estimate adds back (calibrated end to end, docs/lip-sync.md).
+ */
+export const SENDER_REPORT_AUDIO_BIAS_MS = 0;
 /** The composite samples a participant's latest frame on a 30 fps grid: on average half a frame late. */
 export const COMPOSE_WAIT_MS = 1000 / 30 / 2;
 /** Longest hold of the video; beyond it the estimate is not trusted (a stuck audio buffer). */
@@ -87,6 +93,11 @@ const SMOOTHING = 0.5;
 const RING = 48;
 
 export interface AvSyncSnapshot {
+  /**
+   * What the last sample was computed from: the receive stack's stats and calibrated constants,
+   * or the sender's own clock (RTCP sender reports; RTP-level members once both streams have one).
+   */
+  basis: 'stats' | 'sender-reports';
   /** Estimated audio path − video path to the room (ms), smoothed; null before two stats samples. */
   estimatedMs: number | null;
   /** The delay applied to the video now (ms). */
@@ -96,6 +107,9 @@ export interface AvSyncSnapshot {
   roomJitterMs: number;
   videoJitterMs: number;
   videoDecodeMs: number;
+  /** Sender-report basis: mean capture → mix of the audio and capture → decoded of the video (ms). */
+  audioLagMs: number;
+  videoLagMs: number;
 }
 
 export class AvSync {
@@ -108,7 +122,15 @@ export class AvSync {
   private delayMs = 0;
   private smoothed: number | null = null;
   private last: InboundCounters | null = null;
-  private readonly parts = { audioJitterMs: 0, roomJitterMs: 0, videoJitterMs: 0, videoDecodeMs: 0 };
+  private basis: AvSyncSnapshot['basis'] = 'stats';
+  private readonly parts = {
+    audioJitterMs: 0,
+    roomJitterMs: 0,
+    videoJitterMs: 0,
+    videoDecodeMs: 0,
+    audioLagMs: 0,
+    videoLagMs: 0,
+  };
 
   /**
    * `onRelease`: a frame the ring no longer references (replaced as the shown one, or cleared),
@@ -178,6 +200,7 @@ export class AvSync {
     p.videoJitterMs = ((c.videoJitterDelayS - prev.videoJitterDelayS) / dV) * 1000;
     p.videoDecodeMs = dD > 0 ? ((c.videoDecodeS - prev.videoDecodeS) / dD) * 1000 : 0;
     p.roomJitterMs = roomJitterMs;
+    this.basis = 'stats';
     const audioPath = p.audioJitterMs + p.roomJitterMs + UNSEEN_AUDIO_MS;
     const videoPath = p.videoJitterMs + p.videoDecodeMs + COMPOSE_WAIT_MS;
     return this.apply(audioPath - videoPath);
@@ -194,7 +217,32 @@ export class AvSync {
     p.videoJitterMs = 0;
     p.roomJitterMs = roomJitterMs;
     p.videoDecodeMs = videoDecodeMs;
+    this.basis = 'stats';
     return this.apply(roomJitterMs + UNSEEN_RTP_AUDIO_MS - (videoDecodeMs + COMPOSE_WAIT_MS));
+  }
+
+  /**
+   * One sample on the sender's clock (RTP-level members with sender reports on both streams):
+   * `audioLagMs`, the mean time from a sample's capture to its mix (arrival − capture, plus the
+   * wait in the room's JitterBuffer); `videoLagMs`, from a frame's capture to its decoded picture.
+   * Measured rather than modelled, so whatever the sender and the path do to one medium and not
+   * the other is in it (the sender's clock offset from ours cancels in the difference).
+   */
+  updateSenderClock(
+    audioLagMs: number,
+    videoLagMs: number,
+    roomJitterMs: number,
+    videoDecodeMs: number,
+  ): number {
+    const p = this.parts;
+    p.audioJitterMs = 0;
+    p.videoJitterMs = 0;
+    p.roomJitterMs = roomJitterMs;
+    p.videoDecodeMs = videoDecodeMs;
+    p.audioLagMs = audioLagMs;
+    p.videoLagMs = videoLagMs;
+    this.basis = 'sender-reports';
+    return this.apply(audioLagMs + SENDER_REPORT_AUDIO_BIAS_MS - (videoLagMs + COMPOSE_WAIT_MS));
   }
 
   private apply(sample: number): number {
@@ -210,12 +258,15 @@ export class AvSync {
   snapshot(): AvSyncSnapshot {
     const r = (x: number): number => Math.round(x * 10) / 10;
     return {
+      basis: this.basis,
       estimatedMs: this.smoothed === null ? null : r(this.smoothed),
       videoDelayMs: r(this.delayMs),
       audioJitterMs: r(this.parts.audioJitterMs),
       roomJitterMs: r(this.parts.roomJitterMs),
       videoJitterMs: r(this.parts.videoJitterMs),
       videoDecodeMs: r(this.parts.videoDecodeMs),
+      audioLagMs: r(this.parts.audioLagMs),
+      videoLagMs: r(this.parts.videoLagMs),
     };
   }
 

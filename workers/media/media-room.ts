@@ -15,6 +15,7 @@ import type {
   UplinkFigures,
 } from '../protocol/media';
 import {
+  DEFAULT_DOWNLINK_VIDEO_HOLD_MS,
   OUTPUT_PROFILES,
   QUALITY_LEVELS,
   RECORDING_STOP_AT_CLOSE_MS,
@@ -554,7 +555,12 @@ export class MediaRoom {
       if (!(p instanceof ParticipantPeer || p instanceof RtpParticipant) || !p.hasAudio || !p.hasVideo)
         continue;
       const s = p.avSync.snapshot();
-      out.push({ participantId: p.id, estimatedMs: s.estimatedMs, videoDelayMs: s.videoDelayMs });
+      out.push({
+        participantId: p.id,
+        estimatedMs: s.estimatedMs,
+        videoDelayMs: s.videoDelayMs,
+        basis: s.basis,
+      });
     }
     return out;
   }
@@ -942,7 +948,10 @@ export class MediaRoom {
   private useProfile(name: Profile): ProfileOutput {
     let out = this.outputs.get(name);
     if (!out) {
-      out = new ProfileOutput(OUTPUT_PROFILES[name]);
+      out = new ProfileOutput(
+        OUTPUT_PROFILES[name],
+        this.settings.downlinkVideoHoldMs ?? DEFAULT_DOWNLINK_VIDEO_HOLD_MS,
+      );
       this.outputs.set(name, out);
       this.outputList = [...this.outputs.values()];
     }

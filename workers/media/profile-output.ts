@@ -35,7 +35,11 @@ export class ProfileOutput {
   /** At most one per codec (h264, vp8): an array, walked every tick without allocating. */
   private readonly shared: SharedVideoEncoder[] = [];
 
-  constructor(readonly profile: OutputProfile) {
+  /** `sharedHoldMs`: the shared encoders' send hold (RoomMediaSettings.downlinkVideoHoldMs). */
+  constructor(
+    readonly profile: OutputProfile,
+    private readonly sharedHoldMs = 0,
+  ) {
     this.compositor = new Compositor(profile.width, profile.height);
   }
 
@@ -73,7 +77,7 @@ export class ProfileOutput {
   attachShared(codec: SharedVideoCodec, peer: RtpPeer, log: Logger): SharedVideoEncoder | null {
     let encoder = this.shared.find((e) => e.codec === codec) ?? null;
     if (!encoder) {
-      encoder = SharedVideoEncoder.create(this.profile, codec, log);
+      encoder = SharedVideoEncoder.create(this.profile, codec, log, this.sharedHoldMs);
       if (!encoder) return null;
       this.shared.push(encoder);
     }

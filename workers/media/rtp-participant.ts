@@ -43,6 +43,8 @@ import {
 /** Opus frames sent to the client: 20 ms (two mixer ticks), libwebrtc's default. */
 const OPUS_FRAME_MS = 10 * OPUS_FRAME_TICKS;
 const OPUS_FRAME_SAMPLES = FRAME_SAMPLES * OPUS_FRAME_TICKS;
+/** Frames between the decoder's input and output whose capture times are kept (it holds ~1-2). */
+const CAPTURE_RING = 16;
 /** Longest Opus frame a client may send (120 ms at 48 kHz). */
 const OPUS_MAX_DECODED_SAMPLES = 5760;
 /** The audio timeline is re-anchored to the clock when it drifts this far (after a stall). */
@@ -114,6 +116,19 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
   private readonly packet = new Uint8Array(OPUS_MAX_PACKET_BYTES);
   private audioAnchorMs = -1;
   private audioFrames = 0;
+  /**
+   * Lip sync on the sender's clock (AvSync.updateSenderClock): Σ and count, since the last
+   * update, of audio arrival − capture (per packet, at its middle sample) and of video decoded −
+   * capture (per frame), capture times from the sender's RTCP reports.
+   */
+  private audioTransitSum = 0;
+  private audioTransitCount = 0;
+  private videoTransitSum = 0;
+  private videoTransitCount = 0;
+  /** Capture times of the frames handed to the decoder, by RTP timestamp (its pts), newest last. */
+  private readonly pendingRtp = new Float64Array(CAPTURE_RING);
+  private readonly pendingCapture = new Float64Array(CAPTURE_RING);
+  private pendingNext = 0;
   private output: ProfileOutput | null = null;
   private encoder: SharedVideoEncoder | null = null;
   private mids: string[] = [];
@@ -199,7 +214,13 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
       this.connectionState = s;
       this.events.onConnectionState(s);
     });
-    this.peer.on('video-frame', (f) => this.decoder.decode(f.data, f.rtpTimestamp));
+    this.peer.on('video-frame', (f) => {
+      const i = this.pendingNext;
+      this.pendingRtp[i] = f.rtpTimestamp;
+      this.pendingCapture[i] = f.captureMs;
+      this.pendingNext = (i + 1) % CAPTURE_RING;
+      this.decoder.decode(f.data, f.rtpTimestamp);
+    });
     this.peer.on('audio-packet', (f) => this.onAudioPacket(f));
     this.peer.on('keyframe-request', () => this.encoder?.requestKeyframe(performance.now()));
   }
@@ -428,9 +449,29 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
     if (this.closed || !this.hasAudio || !this.hasVideo || this.decodeCount === 0) return;
     const roomWait = this.jitter.takeMeanWaitMs();
     const decodeMs = this.decodeMsSum / this.decodeCount;
+    const audioTransit =
+      this.audioTransitCount > 0 ? this.audioTransitSum / this.audioTransitCount : Number.NaN;
+    const videoTransit =
+      this.videoTransitCount > 0 ? this.videoTransitSum / this.videoTransitCount : Number.NaN;
     this.decodeMsSum = 0;
     this.decodeCount = 0;
-    if (roomWait !== null) this.avSync.updateRtp(roomWait, decodeMs);
+    this.audioTransitSum = this.audioTransitCount = 0;
+    this.videoTransitSum = this.videoTransitCount = 0;
+    if (roomWait === null) return;
+    // Both streams' sender reports seen: measured on the sender's clock; before that (the first
+    // seconds) or from a sender that sends none, the model of the path.
+    if (Number.isFinite(audioTransit) && Number.isFinite(videoTransit))
+      this.avSync.updateSenderClock(audioTransit + roomWait, videoTransit, roomWait, decodeMs);
+    else this.avSync.updateRtp(roomWait, decodeMs);
+  }
+
+  /** The capture time of the frame with this RTP timestamp handed to the decoder (NaN if unknown). */
+  private captureOf(rtpTimestamp: number): number {
+    for (let k = 1; k <= CAPTURE_RING; k++) {
+      const i = (this.pendingNext - k + CAPTURE_RING) % CAPTURE_RING;
+      if (this.pendingRtp[i] === rtpTimestamp) return this.pendingCapture[i];
+    }
+    return Number.NaN;
   }
 
   private onDecoded(f: DecodedVideoFrame): void {
@@ -442,6 +483,11 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
     // The decoder reuses its buffer: the room reads this copy on its own clock.
     frame.data.set(f.data);
     this.lastFrameAt = performance.now();
+    const capture = this.captureOf(f.pts);
+    if (!Number.isNaN(capture)) {
+      this.videoTransitSum += performance.timeOrigin + this.lastFrameAt - capture;
+      this.videoTransitCount++;
+    }
     this.decodeMsSum += f.decodeMs;
     this.decodeCount++;
     this.framesDecoded++;
@@ -465,6 +511,12 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
     }
     if (n <= 0) return;
     this.hasAudio = true;
+    if (!Number.isNaN(f.captureMs)) {
+      // At the packet's middle sample: the mean over its samples, as the buffer's wait is.
+      this.audioTransitSum +=
+        performance.timeOrigin + performance.now() - f.captureMs - (n * 500) / SAMPLE_RATE;
+      this.audioTransitCount++;
+    }
     this.jitter.push(this.decodedPcm.subarray(0, n), SAMPLE_RATE, 1);
   }
 }

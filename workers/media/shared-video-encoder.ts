@@ -8,6 +8,16 @@ import { H264Packetizer, mediaTimestamp, Vp8Packetizer, type RtpPacketizer, type
 export const KEYFRAME_MIN_INTERVAL_MS = 500;
 /** The periodic keyframe floor: a receiver that lost everything recovers within this even without a PLI. */
 export const KEYFRAME_FLOOR_SECONDS = 5;
+/** Encoded frames held for their send time at once (30 fps with a 100 ms hold needs 4). */
+const HOLD_SLOTS = 8;
+
+/** An encoded frame waiting for its send time (a copy: the encoder's output buffer is reused). */
+interface HeldFrame {
+  data: Uint8Array;
+  length: number;
+  keyframe: boolean;
+  tickMs: number;
+}
 
 /**
  * One profile's composite encoded ONCE in one codec (H.264 constrained baseline, x264
@@ -36,9 +46,23 @@ export class SharedVideoEncoder {
   private keyframeRequests = 0;
   private keyframesForced = 0;
   private closed = false;
+  /** A ring of frames waiting for their send time (holdMs > 0), filled in encode order. */
+  private readonly held: HeldFrame[] = [];
+  private heldHead = 0;
+  private heldCount = 0;
+  private holdTimer: NodeJS.Timeout | null = null;
 
-  /** Null when the codec addon is not available. */
-  static create(profile: OutputProfile, codec: SharedVideoCodec, log: Logger): SharedVideoEncoder | null {
+  /**
+   * Null when the codec addon is not available. `holdMs` (DOWNLINK_VIDEO_HOLD_MS): a frame leaves
+   * no earlier than this after the tick it was composed at, so that it leaves with the sound of
+   * the same instant (docs/lip-sync.md, "The downlink"); 0 sends each frame as soon as it is encoded.
+   */
+  static create(
+    profile: OutputProfile,
+    codec: SharedVideoCodec,
+    log: Logger,
+    holdMs = 0,
+  ): SharedVideoEncoder | null {
     let encoder: SharedVideoEncoder | null = null;
     const enc = VideoEncoder.create(
       {
@@ -57,7 +81,7 @@ export class SharedVideoEncoder {
       (f) => encoder?.onEncoded(f),
     );
     if (enc === null) return null;
-    encoder = new SharedVideoEncoder(profile.name, codec, enc, log);
+    encoder = new SharedVideoEncoder(profile.name, codec, enc, log, holdMs);
     return encoder;
   }
 
@@ -66,10 +90,14 @@ export class SharedVideoEncoder {
     readonly codec: SharedVideoCodec,
     encoder: VideoEncoder,
     private readonly log: Logger,
+    readonly holdMs: number,
   ) {
     this.encoder = encoder;
     this.packetizer = codec === 'h264' ? new H264Packetizer() : new Vp8Packetizer();
-    this.log.info('shared video encoder open', { profile, codec });
+    if (holdMs > 0)
+      for (let i = 0; i < HOLD_SLOTS; i++)
+        this.held.push({ data: new Uint8Array(0), length: 0, keyframe: false, tickMs: 0 });
+    this.log.info('shared video encoder open', { profile, codec, holdMs });
   }
 
   get receiverCount(): number {
@@ -106,9 +134,10 @@ export class SharedVideoEncoder {
     if (this.encoder.encode(frame.data, Math.round(now * 1000))) this.keyframeNext = false;
   }
 
-  /** Resolves once no frame is in flight (tests and benchmarks step the encoder with it). */
-  idle(): Promise<void> {
-    return this.encoder.idle();
+  /** Resolves once no frame is in flight or held (tests and benchmarks step the encoder with it). */
+  async idle(): Promise<void> {
+    await this.encoder.idle();
+    while (this.heldCount > 0 && !this.closed) await new Promise((r) => setTimeout(r, this.holdMs));
   }
 
   stats(): SharedEncoderStats {
@@ -129,6 +158,9 @@ export class SharedVideoEncoder {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.holdTimer !== null) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
+    this.heldCount = 0;
     this.receivers.clear();
     this.awaitingKeyframe.clear();
     this.encoder.close();
@@ -147,10 +179,45 @@ export class SharedVideoEncoder {
     if (this.closed) return;
     const tickMs = f.pts / 1000;
     if (f.keyframe) this.lastKeyframeAt = Math.max(this.lastKeyframeAt, tickMs);
-    const payloads = this.packetizer.packetize(f.data);
+    if (this.holdMs <= 0) {
+      this.dispatch(f.data, f.keyframe, tickMs);
+      return;
+    }
+    // A full ring (a stalled timer) sends its oldest frame early rather than losing it.
+    if (this.heldCount === HOLD_SLOTS) this.releaseOldest();
+    const slot = this.held[(this.heldHead + this.heldCount) % HOLD_SLOTS];
+    if (slot.data.length < f.data.length) slot.data = new Uint8Array(Math.ceil(f.data.length * 1.5));
+    slot.data.set(f.data);
+    slot.length = f.data.length;
+    slot.keyframe = f.keyframe;
+    slot.tickMs = tickMs;
+    this.heldCount++;
+    this.releaseDue();
+  }
+
+  /** Sends the held frames whose time has come, in order, and waits for the next one. */
+  private readonly releaseDue = (): void => {
+    if (this.holdTimer !== null) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
+    if (this.closed) return;
+    const now = performance.now();
+    while (this.heldCount > 0 && this.held[this.heldHead].tickMs + this.holdMs <= now) this.releaseOldest();
+    if (this.heldCount > 0)
+      this.holdTimer = setTimeout(this.releaseDue, this.held[this.heldHead].tickMs + this.holdMs - now);
+  };
+
+  private releaseOldest(): void {
+    const slot = this.held[this.heldHead];
+    this.heldHead = (this.heldHead + 1) % HOLD_SLOTS;
+    this.heldCount--;
+    this.dispatch(slot.data.subarray(0, slot.length), slot.keyframe, slot.tickMs);
+  }
+
+  private dispatch(data: Uint8Array, keyframe: boolean, tickMs: number): void {
+    const payloads = this.packetizer.packetize(data);
     const ts = mediaTimestamp(tickMs, 90000);
-    if (f.keyframe) this.awaitingKeyframe.clear();
+    if (keyframe) this.awaitingKeyframe.clear();
     for (const peer of this.receivers)
-      if (!this.awaitingKeyframe.has(peer)) peer.sendVideoPayloads(payloads, ts, f.keyframe);
+      if (!this.awaitingKeyframe.has(peer)) peer.sendVideoPayloads(payloads, ts, keyframe);
   }
 }

@@ -176,7 +176,16 @@ export interface RoomMediaSettings {
   downlink?: { adaptation: boolean; recoverMs: number };
   /** Lip sync (AV_SYNC): 'off' estimates and reports the delay but does not hold video back. */
   avSync?: 'on' | 'off';
+  /**
+   * RTP-level downlink video leaves no earlier than this after its composite's tick
+   * (DOWNLINK_VIDEO_HOLD_MS; absent: DEFAULT_DOWNLINK_VIDEO_HOLD_MS), so that a receiver gets
+   * each picture with the sound of the same instant (docs/lip-sync.md, "The downlink").
+   */
+  downlinkVideoHoldMs?: number;
 }
+
+/** See RoomMediaSettings.downlinkVideoHoldMs. */
+export const DEFAULT_DOWNLINK_VIDEO_HOLD_MS = 30;
 
 /**
  * How this node's media reaches clients; per node (each machine has its own address), so it
@@ -247,7 +256,13 @@ export interface RoomStats {
    * Lip sync per wrtc participant with audio and video (docs/lip-sync.md): the video delay the
    * receive-path estimate asks for and the one applied now (ms).
    */
-  avSync?: { participantId: string; estimatedMs: number | null; videoDelayMs: number }[];
+  avSync?: {
+    participantId: string;
+    estimatedMs: number | null;
+    videoDelayMs: number;
+    /** What the estimate was computed from (AvSyncSnapshot.basis). */
+    basis: 'stats' | 'sender-reports';
+  }[];
 }
 
 /** Parent → worker requests: method name → request body and response body. */

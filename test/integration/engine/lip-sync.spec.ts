@@ -61,6 +61,9 @@ describe('lip sync through WebRTC (real wrtc publisher and viewer, real recordin
     const ofPublisher = (name: string) =>
       samples(metrics, name).find((s) => s.labels.participant === publisher.participantId);
     expect(Number.isFinite(ofPublisher('mcu_av_sync_estimate_ms')?.value)).toBe(true);
+    // On the shared default the publisher is an RTP-level member, and its sender's reports put
+    // both streams on one clock: the estimate is measured on it, not modelled.
+    expect(ofPublisher('mcu_av_sync_sender_clock')?.value).toBe(1);
     const applied = ofPublisher('mcu_av_sync_video_delay_ms');
     expect(applied?.value).toBeGreaterThanOrEqual(0);
 

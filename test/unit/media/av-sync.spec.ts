@@ -4,6 +4,7 @@ import {
   COMPOSE_WAIT_MS,
   inboundCounters,
   MAX_VIDEO_DELAY_MS,
+  SENDER_REPORT_AUDIO_BIAS_MS,
   UNSEEN_AUDIO_MS,
   UNSEEN_RTP_AUDIO_MS,
   type InboundCounters,
@@ -130,6 +131,27 @@ describe('AvSync estimate', () => {
     expect(s.snapshot().estimatedMs).toBeCloseTo(expected, 0);
     expect(s.videoDelayMs).toBeCloseTo(expected, 0);
     expect(s.snapshot()).toMatchObject({ roomJitterMs: 40, videoDecodeMs: 3, audioJitterMs: 0 });
+  });
+
+  it('RTP-level members with sender reports: audio lag to the mix − video lag to the decoded picture, on the sender clock', () => {
+    const s = new AvSync();
+    s.updateRtp(40, 3);
+    expect(s.snapshot().basis).toBe('stats');
+    // 95 ms from capture to the mix, 30 ms from capture to a decoded picture.
+    for (let i = 0; i < 10; i++) s.updateSenderClock(95, 30, 40, 3);
+    const expected = 95 + SENDER_REPORT_AUDIO_BIAS_MS - (30 + COMPOSE_WAIT_MS);
+    expect(s.snapshot().estimatedMs).toBeCloseTo(expected, 0);
+    // Applied to within the deadband (changes under 4 ms are not applied).
+    expect(Math.abs(s.videoDelayMs - expected)).toBeLessThan(4);
+    expect(s.snapshot()).toMatchObject({
+      basis: 'sender-reports',
+      audioLagMs: 95,
+      videoLagMs: 30,
+      roomJitterMs: 40,
+    });
+    // Video later than audio on the sender's clock: nothing to hold back.
+    for (let i = 0; i < 10; i++) s.updateSenderClock(20, 90, 40, 3);
+    expect(s.videoDelayMs).toBe(0);
   });
 
   it('hands back each frame it no longer shows or holds, once (buffer reuse by its owner)', () => {

@@ -157,6 +157,45 @@ describeCodecs('SharedVideoEncoder in VP8 (VIDEO_ENCODE=shared)', () => {
     expect(a.frames[1].timestamp - a.frames[0].timestamp).toBe(6000);
     expect(enc.stats()).toMatchObject({ codec: 'vp8', profile: 'low', framesEncoded: frames, keyframes: 2 });
   });
+
+  it('holds each frame until its tick plus holdMs (DOWNLINK_VIDEO_HOLD_MS), then sends it unchanged and in order', async () => {
+    const holdMs = 400;
+    const held = SharedVideoEncoder.create(profile, 'vp8', new Logger('test'), holdMs)!;
+    const direct = SharedVideoEncoder.create(profile, 'vp8', new Logger('test'))!;
+    const rxHeld = new RecordingReceiver();
+    const rxDirect = new RecordingReceiver();
+    const sentAt: number[] = [];
+    const record = rxHeld.sendVideoPayloads.bind(rxHeld);
+    rxHeld.sendVideoPayloads = (payloads, timestamp, keyframe) => {
+      sentAt.push(performance.now());
+      return record(payloads, timestamp, keyframe);
+    };
+    const t0 = performance.now();
+    held.attach(rxHeld.asPeer(), t0);
+    direct.attach(rxDirect.asPeer(), t0);
+    const ticks: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      // Ticks 10 ms apart, all encoded well inside the hold: the held ring fills and empties in order.
+      const tick = t0 + i * 10;
+      ticks.push(tick);
+      held.encode(frame, tick);
+      direct.encode(frame, tick);
+      while (held.stats().framesEncoded < i + 1 || direct.stats().framesEncoded < i + 1)
+        await new Promise((r) => setTimeout(r, 1));
+    }
+    // Encoding 4 small frames takes a few ms: nothing has left the held encoder yet.
+    expect(performance.now() - t0).toBeLessThan(holdMs);
+    expect(rxHeld.frames.length).toBe(0);
+    expect(rxDirect.frames.length).toBe(4);
+    await held.idle();
+    held.close();
+    direct.close();
+    // Same payloads and RTP timestamps as without the hold (the picture IDs start at random).
+    expect(rxHeld.frames.map((f) => [f.timestamp, f.keyframe, f.payloads.map((p) => p.subarray(4))])).toEqual(
+      rxDirect.frames.map((f) => [f.timestamp, f.keyframe, f.payloads.map((p) => p.subarray(4))]),
+    );
+    for (let i = 0; i < 4; i++) expect(sentAt[i]).toBeGreaterThanOrEqual(ticks[i] + holdMs);
+  });
 });
 
 describe('choosing the RTP-level path from an offer', () => {

@@ -4,6 +4,12 @@ export interface ReceivedFrame {
   data: Uint8Array;
   rtpTimestamp: number;
   keyframe: boolean;
+  /**
+   * When the sender captured it (its first sample), on the sender's wall clock (Unix ms), from
+   * the stream's RTCP sender reports; NaN before the first report. Audio and video of one sender
+   * share that clock, so the difference of two such times is the sender's own (lip sync).
+   */
+  captureMs: number;
 }
 
 /**
@@ -44,7 +50,12 @@ export abstract class FrameAssembler {
       this.discarded++;
       return null;
     }
-    return { data: this.buf.slice(0, this.length), rtpTimestamp: timestamp, keyframe: this.keyframe };
+    return {
+      data: this.buf.slice(0, this.length),
+      rtpTimestamp: timestamp,
+      keyframe: this.keyframe,
+      captureMs: Number.NaN,
+    };
   }
 
   /** Called at the first packet of each frame. */

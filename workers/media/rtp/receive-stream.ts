@@ -1,7 +1,7 @@
 import type { RtpClock } from './clock';
 import { FrameAssembler, OpusAssembler, type ReceivedFrame } from './frame-assembler';
 import { H264Depacketizer } from './h264-depacketizer';
-import { ntpMiddle, type ReportBlock } from './rtcp';
+import { ntpMiddle, unixMsFromNtp, type ReportBlock } from './rtcp';
 import { ReorderBuffer, type BufferedPacket, type ReorderSink } from './reorder-buffer';
 import { seqDelta, type RtpHeader } from './rtp-packet';
 import { Vp8Depacketizer } from './vp8-rtp';
@@ -80,6 +80,9 @@ export class RtpReceiveStream implements ReorderSink {
   private jitter = 0;
   private lastSr = 0;
   private lastSrAt = 0;
+  /** The last sender report's mapping: its RTP timestamp at that wall-clock time (Unix ms). */
+  private srRtp = 0;
+  private srWallMs = Number.NaN;
   private windowStart = 0;
   private windowBytes = 0;
   readonly stats: ReceiveStreamStats = {
@@ -165,6 +168,7 @@ export class RtpReceiveStream implements ReorderSink {
     this.waitingForKeyframe = false;
     this.stats.framesReceived++;
     if (frame.keyframe && this.config.codec !== 'opus') this.stats.keyframesReceived++;
+    frame.captureMs = this.senderTimeMs(frame.rtpTimestamp);
     this.hooks.onFrame(frame);
   }
 
@@ -208,9 +212,23 @@ export class RtpReceiveStream implements ReorderSink {
     }
   }
 
-  onSenderReport(ntpMsw: number, ntpLsw: number): void {
+  onSenderReport(ntpMsw: number, ntpLsw: number, rtpTimestamp: number): void {
     this.lastSr = ntpMiddle(ntpMsw, ntpLsw);
     this.lastSrAt = this.clock.nowMs();
+    this.srWallMs = unixMsFromNtp(ntpMsw, ntpLsw);
+    this.srRtp = rtpTimestamp >>> 0;
+  }
+
+  /**
+   * The sender's wall-clock time (Unix ms) of an RTP timestamp of this stream, by its last sender
+   * report (a report maps one RTP timestamp to the sender's NTP time, and the stream's timestamps
+   * advance at the clock rate); NaN before the first report.
+   */
+  senderTimeMs(rtpTimestamp: number): number {
+    if (Number.isNaN(this.srWallMs)) return Number.NaN;
+    // Signed 32-bit difference: a frame just before the report's timestamp, or across a wrap.
+    const ticks = ((rtpTimestamp >>> 0) - this.srRtp) | 0;
+    return this.srWallMs + (ticks * 1000) / this.config.clockRate;
   }
 
   /** This stream's report block for our next RR (null before the first packet). */

@@ -145,6 +145,11 @@ export function ntpFromUnixMs(ms: number): { msw: number; lsw: number } {
   return { msw: msw >>> 0, lsw: Math.floor((seconds - msw) * 0x100000000) >>> 0 };
 }
 
+/** 64-bit NTP timestamp (two 32-bit words) → wall-clock milliseconds (Unix epoch). */
+export function unixMsFromNtp(msw: number, lsw: number): number {
+  return ((msw >>> 0) - 2208988800) * 1000 + ((lsw >>> 0) / 0x100000000) * 1000;
+}
+
 /** The middle 32 bits of an NTP timestamp, as used by LSR/DLSR (units of 1/65536 s). */
 export function ntpMiddle(msw: number, lsw: number): number {
   return (((msw & 0xffff) << 16) | (lsw >>> 16)) >>> 0;

@@ -198,7 +198,8 @@ export class RtpMediaLine {
     for (const p of parseRtcp(msg)) {
       switch (p.type) {
         case 'sr':
-          if (this.receive && p.ssrc === this.receive.ssrc) this.receive.onSenderReport(p.ntpMsw, p.ntpLsw);
+          if (this.receive && p.ssrc === this.receive.ssrc)
+            this.receive.onSenderReport(p.ntpMsw, p.ntpLsw, p.rtpTimestamp);
           onBlocks(p.reports);
           break;
         case 'rr':
