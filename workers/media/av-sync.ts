@@ -70,7 +70,9 @@ export const UNSEEN_AUDIO_MS = 15;
  * runs (2026-12-06) had the sound 20–46 ms early, the estimate too high by 17.7–43.4 ms (mean
  * 32): the RTP-level video path is longer than its decode time says, by more than the audio's
  * unseen share (where exactly is not found yet). Negative: the model's terms over-count the
- * audio path's lead by this much.
+ * audio path's lead by this much. Only the fallback now: once both streams have had a sender
+ * report the offset is measured on the sender's clock (updateSenderClock), and the runs that
+ * calibrated this constant disagreed by ~25 ms, which no constant can follow.
  */
 export const UNSEEN_RTP_AUDIO_MS = -15;
 /**
