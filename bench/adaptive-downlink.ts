@@ -53,6 +53,8 @@ export const DOWNLINK_VARIANTS: DownlinkVariant[] = [
   { name: 'on-300', narrowKbit: 300, adaptation: true },
   { name: 'on-150', narrowKbit: 150, adaptation: true },
   { name: 'shared-300', narrowKbit: 300, adaptation: true, sharedEncode: true },
+  // The default path (VIDEO_ENCODE=shared) at the issue's narrowest link: below `low`'s need.
+  { name: 'shared-150', narrowKbit: 150, adaptation: true, sharedEncode: true },
   { name: 'on-loss1', narrowKbit: FREE_KBIT, loss: 0.01, adaptation: true },
   { name: 'on-loss5', narrowKbit: FREE_KBIT, loss: 0.05, adaptation: true },
   // The shared path under random loss: its retransmissions are bounded (a burst, then half the
