@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { setLogSink } from '../../../workers/media/rtp/log';
 import { RtpPeer, shutdownRtpStack, type KeyframeRequest } from '../../../workers/media/rtp';
-import { call, openTestPage, waitFor, type RtpTestPage } from './chromium';
+import { call, connectToView, openTestPage, waitFor, type RtpTestPage } from './chromium';
 import { encodeH264, type EncodedFrame } from './media-files';
 import { MediaPump } from './media-pump';
 
@@ -17,9 +17,10 @@ describe('RtpPeer feedback from Chromium', () => {
   let browser: RtpTestPage | null = null;
   let peer: RtpPeer | null = null;
   let pump: MediaPump | null = null;
+  const logLines: string[] = [];
 
   beforeAll(() => {
-    setLogSink(() => {});
+    setLogSink((line) => void logLines.push(line));
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rtp-fb-'));
     frames = encodeH264(dir, COLOUR, 4);
   });
@@ -41,19 +42,19 @@ describe('RtpPeer feedback from Chromium', () => {
   }): Promise<{ page: RtpTestPage['page']; tx: RtpPeer }> {
     const page = await openTestPage(dir, null);
     browser = page;
-    const tx = new RtpPeer({ id: 'fb', bindAddress: '127.0.0.1', videoCodecs: ['H264'], ...opts });
-    peer = tx;
-    const answer = await call(
-      page.page,
-      'view',
-      await tx.createOffer({ video: 'sendonly', waitForCandidates: true }),
-    );
-    tx.acceptAnswer(answer);
-    await waitFor(
-      async () => tx.connectionState,
-      (s) => s === 'connected',
-      'the peer to connect',
-    );
+    const tx = await connectToView(page.page, logLines, (attempt) => {
+      const candidate = new RtpPeer({
+        id: `fb-${attempt}`,
+        bindAddress: '127.0.0.1',
+        videoCodecs: ['H264'],
+        ...opts,
+      });
+      peer = candidate;
+      return {
+        peer: candidate,
+        offer: () => candidate.createOffer({ video: 'sendonly', waitForCandidates: true }),
+      };
+    });
     return { page: page.page, tx };
   }
 

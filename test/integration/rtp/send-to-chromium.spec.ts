@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { setLogSink } from '../../../workers/media/rtp/log';
 import { RtpPeer, shutdownRtpStack, type VideoCodecName } from '../../../workers/media/rtp';
-import { call, openTestPage, waitFor, type RtpTestPage } from './chromium';
+import { call, connectToView, openTestPage, waitFor, type RtpTestPage } from './chromium';
 import { encodeH264, encodeOpusTone, encodeVp8 } from './media-files';
 import { MediaPump } from './media-pump';
 
@@ -43,39 +43,27 @@ describe('RtpPeer sending to Chromium', () => {
       const frames = codec === 'H264' ? encodeH264(dir, COLOUR, 4) : encodeVp8(dir, COLOUR, 4);
       expect(frames[0].keyframe).toBe(true);
       browser = await openTestPage(dir, null);
-      // libdatachannel's DTLS handshake fails at once now and then (docs/rtp-stack.md, "Known
-      // issues"; seen once against Chromium in a loaded full run): the connection goes to
-      // failed/closed and a caller negotiates again, as the product's clients do. One new
-      // attempt is allowed for that logged failure only; anything else fails the test.
-      let tx: RtpPeer | null = null;
-      for (let attempt = 1; attempt <= 2 && !tx; attempt++) {
-        logLines.length = 0;
+      const tx = await connectToView(browser.page, logLines, (attempt) => {
         const candidate = new RtpPeer({
           id: `tx-${codec}-${attempt}`,
           bindAddress: '127.0.0.1',
           videoCodecs: [codec],
         });
         peer = candidate;
-        const offer = await candidate.createOffer({
-          audio: 'sendonly',
-          video: 'sendonly',
-          waitForCandidates: true,
-        });
-        expect(offer).toMatch(/a=candidate:/);
-        const answer = await call(browser.page, 'view', offer);
-        candidate.acceptAnswer(answer);
-        expect(candidate.videoCodec).toBe(codec);
-        const state = await waitFor(
-          async () => candidate.connectionState,
-          (st) => st === 'connected' || st === 'failed' || st === 'closed',
-          'the peer to connect',
-        );
-        if (state === 'connected') tx = candidate;
-        else if (attempt === 2 || !logLines.some((l) => l.includes('DTLS handshake failed')))
-          throw new Error(`the peer ended ${state}:\n${logLines.join('\n')}`);
-        else candidate.close();
-      }
-      if (!tx) throw new Error('no connection');
+        return {
+          peer: candidate,
+          offer: async () => {
+            const offer = await candidate.createOffer({
+              audio: 'sendonly',
+              video: 'sendonly',
+              waitForCandidates: true,
+            });
+            expect(offer).toMatch(/a=candidate:/);
+            return offer;
+          },
+        };
+      });
+      expect(tx.videoCodec).toBe(codec);
       pump = new MediaPump(tx, frames, tone);
       pump.start();
 
