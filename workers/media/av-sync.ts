@@ -202,6 +202,7 @@ export class AvSync {
     p.videoJitterMs = ((c.videoJitterDelayS - prev.videoJitterDelayS) / dV) * 1000;
     p.videoDecodeMs = dD > 0 ? ((c.videoDecodeS - prev.videoDecodeS) / dD) * 1000 : 0;
     p.roomJitterMs = roomJitterMs;
+    p.audioLagMs = p.videoLagMs = 0;
     this.basis = 'stats';
     const audioPath = p.audioJitterMs + p.roomJitterMs + UNSEEN_AUDIO_MS;
     const videoPath = p.videoJitterMs + p.videoDecodeMs + COMPOSE_WAIT_MS;
@@ -219,6 +220,7 @@ export class AvSync {
     p.videoJitterMs = 0;
     p.roomJitterMs = roomJitterMs;
     p.videoDecodeMs = videoDecodeMs;
+    p.audioLagMs = p.videoLagMs = 0;
     this.basis = 'stats';
     return this.apply(roomJitterMs + UNSEEN_RTP_AUDIO_MS - (videoDecodeMs + COMPOSE_WAIT_MS));
   }

@@ -192,12 +192,13 @@ export class SharedVideoEncoder {
     slot.keyframe = f.keyframe;
     slot.tickMs = tickMs;
     this.heldCount++;
-    this.releaseDue();
+    // A timer armed for an earlier frame fires first (frames are held in tick order); only an
+    // idle ring needs one now.
+    if (this.holdTimer === null) this.releaseDue();
   }
 
   /** Sends the held frames whose time has come, in order, and waits for the next one. */
   private readonly releaseDue = (): void => {
-    if (this.holdTimer !== null) clearTimeout(this.holdTimer);
     this.holdTimer = null;
     if (this.closed) return;
     const now = performance.now();
