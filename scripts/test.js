@@ -49,6 +49,13 @@ function printSlowest(results, count = 12) {
   all.sort((a, b) => b.ms - a.ms);
   for (const c of all.slice(0, count))
     process.stderr.write(`[test] slow: ${(c.ms / 1000).toFixed(1)} s ${c.where.slice(0, 160)}\n`);
+  // Whole files too: set-up and tear-down (servers, browsers) are part of a file's cost.
+  const files = (results?.testResults ?? [])
+    .filter((f) => typeof f.startTime === 'number' && typeof f.endTime === 'number')
+    .map((f) => ({ ms: f.endTime - f.startTime, where: path.relative(process.cwd(), f.name) }))
+    .sort((a, b) => b.ms - a.ms);
+  for (const f of files.slice(0, count))
+    process.stderr.write(`[test] slow file: ${(f.ms / 1000).toFixed(1)} s ${f.where}\n`);
 }
 
 function finish(code, retried) {

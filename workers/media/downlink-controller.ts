@@ -55,8 +55,15 @@ export interface DownlinkControllerOptions {
   floorProbeMs: number;
   /** No decision for this long after the first window: the estimate ramps up from 300 kbps. */
   warmupMs: number;
-  /** Sustained loss at or above this is a shortfall whatever the estimate says. */
+  /** Sustained loss at or above this is a shortfall whatever the estimate says (shared streams: lossShortfallCovered). */
   lossShortfall: number;
+  /**
+   * With receiverEstimate: sustained loss at or above this is a shortfall even while the REMB
+   * covers what is sent. Below lossShortfall's double it is random loss on a wide link (nothing a
+   * lower profile fixes: NACK/RTX carries it); a link that the stream overfills queues first, and
+   * the client's delay-based REMB then falls below what is sent (the rule in verdict).
+   */
+  lossShortfallCovered: number;
   /** Headroom needs loss at or below this. */
   lossCalm: number;
   /**
@@ -146,6 +153,7 @@ export const DEFAULT_DOWNLINK_OPTIONS: DownlinkControllerOptions = {
   floorProbeMs: 10_000,
   warmupMs: 5000,
   lossShortfall: 0.1,
+  lossShortfallCovered: 0.2,
   lossCalm: 0.03,
   busyFraction: 0.7,
   minFpsFraction: 0.6,
@@ -241,14 +249,19 @@ export class DownlinkController {
   verdict(s: DownlinkSample, served: DownlinkProfile): DownlinkVerdict {
     const o = this.opts;
     const lost = this.lossOf(s, served);
-    if (lost >= o.lossShortfall) return 'shortfall';
     const need = o.needKbps[served];
     const est = s.estimateKbps;
     if (o.receiverEstimate) {
       const losing = lost > o.lossCalm || s.nackPerSec >= o.nackShortfallPerSec;
-      if (est !== null && est < need && losing) return 'shortfall';
+      // Losing while the REMB is below the need, or below what is sent: the link is full. The
+      // second matters where a link sits just under a step's rate (`low`, ~160 kbps, on
+      // 150 kbit/s): the client's REMB settles near 0.85 of what arrives, above `low`'s need, and
+      // the loss alone (3-10 %) would read as random loss on a wide link forever.
+      if (est !== null && (est < need || est < s.sentKbps) && losing) return 'shortfall';
+      if (lost >= o.lossShortfallCovered) return 'shortfall';
       return losing ? 'neutral' : 'calm';
     }
+    if (lost >= o.lossShortfall) return 'shortfall';
     const busy = est !== null && s.sentKbps >= o.busyFraction * est;
     if (est !== null && est < need && (busy || s.bandwidthLimited)) return 'shortfall';
     if (

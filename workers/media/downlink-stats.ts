@@ -39,8 +39,23 @@ export interface RawStat {
   frameHeight?: number;
   /** remote-inbound-rtp */
   fractionLost?: number;
+  /**
+   * Ours (RTP-level members), remote-inbound-rtp: the extended highest sequence number of the
+   * client's last report; with its cumulative packetsLost, loss over any span of reports.
+   */
+  extendedHighestSequence?: number;
   roundTripTime?: number;
 }
+
+/**
+ * Video loss is judged over this many windows of the client's cumulative counts when it reports
+ * them (RTP-level members). One report's fraction covers only the packets since the report
+ * before, and libwebrtc sends one with every NACK: measured on a link with 5 % random loss,
+ * `low`'s reports read 16, 20, 25 and 50 % lost (a handful of packets each), and four such
+ * windows in a row stepped a wide link down to `audio`. Over 3 s a `standard` stream counts
+ * ~190 packets, `low` ~55.
+ */
+const LOSS_SPAN_WINDOWS = 3;
 
 interface Counters {
   at: number;
@@ -57,6 +72,8 @@ interface Counters {
  */
 export class DownlinkStatsReader {
   private prev: Counters | null = null;
+  /** The video report's cumulative lost and highest sequence at each of the last windows (oldest first). */
+  private readonly lossSpan: { lost: number; seq: number }[] = [];
   /** Reused: one sample per window, read by the controller before the next one is made. */
   private readonly sample: DownlinkSample = {
     estimateKbps: null,
@@ -84,6 +101,7 @@ export class DownlinkStatsReader {
     let probesAborted = 0;
     let lost: number | null = null;
     let videoLost: number | null = null;
+    let videoCounts: { lost: number; seq: number } | null = null;
     let rtt: number | null = null;
     let limited = false;
     for (const s of stats) {
@@ -112,12 +130,19 @@ export class DownlinkStatsReader {
             lost = Math.max(lost ?? 0, s.fractionLost);
             if ((s.kind ?? s.mediaType) === 'video') videoLost = Math.max(videoLost ?? 0, s.fractionLost);
           }
+          if (
+            (s.kind ?? s.mediaType) === 'video' &&
+            typeof s.extendedHighestSequence === 'number' &&
+            typeof s.packetsLost === 'number'
+          )
+            videoCounts = { lost: s.packetsLost, seq: s.extendedHighestSequence };
           if (typeof s.roundTripTime === 'number') rtt = Math.max(rtt ?? 0, s.roundTripTime * 1000);
           break;
       }
     }
     const estimate =
       (selectedId !== undefined ? pairEstimates.get(selectedId) : undefined) ?? nominatedEstimate;
+    const videoSpanLost = this.spanLoss(videoCounts);
     const prev = this.prev;
     this.prev = { at: now, bytes, nacks, plis, frames, probesAborted };
     if (!prev || now <= prev.at) return null;
@@ -131,10 +156,31 @@ export class DownlinkStatsReader {
     out.sentFps = Math.max(0, frames - prev.frames) / seconds;
     out.expectedFps = null; // the room's to say (DownlinkAdaptation)
     out.fractionLost = lost;
-    out.videoFractionLost = videoLost;
+    out.videoFractionLost = videoSpanLost ?? videoLost;
     out.rttMs = rtt;
     out.bandwidthLimited = limited;
     out.probeAborted = probesAborted > prev.probesAborted;
     return out;
+  }
+
+  /**
+   * Lost over expected across the last LOSS_SPAN_WINDOWS windows of cumulative counts (null: no
+   * counts, or no packet reported in the span). Counts that go back (a new stream, a restarted
+   * receiver) start the span again.
+   */
+  private spanLoss(counts: { lost: number; seq: number } | null): number | null {
+    const span = this.lossSpan;
+    if (counts === null) {
+      span.length = 0;
+      return null;
+    }
+    const last = span[span.length - 1];
+    if (last !== undefined && counts.seq < last.seq) span.length = 0;
+    span.push(counts);
+    if (span.length > LOSS_SPAN_WINDOWS + 1) span.shift();
+    const first = span[0];
+    const expected = counts.seq - first.seq;
+    if (expected <= 0) return null;
+    return Math.min(1, Math.max(0, (counts.lost - first.lost) / expected));
   }
 }

@@ -402,6 +402,8 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
         type: 'remote-inbound-rtp',
         kind,
         fractionLost: st.fractionLost,
+        packetsLost: st.packetsLost,
+        extendedHighestSequence: st.highestSequence,
         roundTripTime: st.roundTripTimeMs > 0 ? st.roundTripTimeMs / 1000 : undefined,
       });
     }

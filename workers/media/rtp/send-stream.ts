@@ -34,6 +34,8 @@ export interface SendStreamStats {
   /** From the remote's last receiver report: loss fraction 0..1, cumulative loss, jitter, RTT. */
   fractionLost: number;
   packetsLost: number;
+  /** The extended highest sequence number the remote's last report says it received. */
+  highestSequence: number;
   jitterMs: number;
   roundTripTimeMs: number;
   /** Last REMB from the remote covering this stream, bits per second (0: none yet). */
@@ -123,6 +125,7 @@ export class RtpSendStream {
     packetsDropped: 0,
     fractionLost: 0,
     packetsLost: 0,
+    highestSequence: 0,
     jitterMs: 0,
     roundTripTimeMs: 0,
     rembBitrate: 0,
@@ -360,6 +363,7 @@ export class RtpSendStream {
   onReportBlock(block: ReportBlock): void {
     this.stats.fractionLost = block.fractionLost;
     this.stats.packetsLost = block.cumulativeLost;
+    this.stats.highestSequence = block.highestSequence;
     this.stats.jitterMs = (block.jitter / this.config.clockRate) * 1000;
     if (block.lastSr !== 0) {
       const now = ntpFromUnixMs(this.clock.wallMsAt(this.clock.nowMs()));
