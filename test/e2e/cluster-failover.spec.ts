@@ -83,6 +83,7 @@ describe('the join page when its control node dies', () => {
   let context: BrowserContext;
   let page: Page;
   let red: TestClient;
+  const consoleLines: string[] = [];
 
   beforeAll(async () => {
     buildPublic();
@@ -122,8 +123,35 @@ describe('the join page when its control node dies', () => {
         l.includes(`"participantId":"${participantId}"`),
     ).length;
 
+  /**
+   * A rejoin that did not happen fails with what the page showed and said, where its
+   * connections went, and what the host logged about it (a flake of 1 in ~5 full runs once:
+   * the bare timeout told nothing).
+   */
+  const explainRejoin = async (err: unknown, participantId: string | null, routedFrom: number) => {
+    const stats = await pageStats(page).catch((e: unknown) => String(e));
+    const status = await page
+      .locator('#status')
+      .textContent({ timeout: 2000 })
+      .catch(() => null);
+    const hostLines = a.lines
+      .filter((l) => (participantId !== null && l.includes(participantId)) || /"level":"(warn|error)"/.test(l))
+      .slice(-30);
+    throw new Error(
+      [
+        (err as Error).message,
+        `page: ${JSON.stringify(stats)}; status: ${JSON.stringify(status)}`,
+        `page console (last 20): ${consoleLines.slice(-20).join(' | ')}`,
+        `connections routed since the kill: ${JSON.stringify(proxy.routed.slice(routedFrom))}`,
+        'host log:',
+        ...hostLines,
+      ].join('\n'),
+    );
+  };
+
   it('joins through node B a room hosted on node A and sees the other participant', async () => {
     ({ context, page } = await newPage(browser));
+    page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`.slice(0, 300)));
     const t = await token(a, ROOM, { identity: 'browser', displayName: 'Browser' });
     await joinByLink(page, proxy.url, ROOM, t);
     const bPort = Number(new URL(b.url).port);
@@ -157,7 +185,7 @@ describe('the join page when its control node dies', () => {
       60_000,
       'the page to join again on the host',
       200,
-    );
+    ).catch((err: unknown) => explainRejoin(err, before.participantId, routedBefore));
     const back = await waitForStats(
       page,
       (s) => s.state === 'connected' && s.framesDecoded > 0,
