@@ -100,6 +100,14 @@ export interface DownlinkVariantResult {
   othersFpsNarrow: number | null;
   /** Loss variants: the share of UDP packets into the namespace dropped in the impaired phase. */
   measuredLoss: number | null;
+  /**
+   * The constrained receiver's audio while the link was impaired: packets lost of those sent
+   * (0..1), and samples its jitter buffer concealed of those played (0..1; null when the client
+   * reported none). Audio stays on every profile: a step or a probe that overfills the link
+   * shows here.
+   */
+  audioLostNarrow?: number | null;
+  audioConcealedNarrow?: number | null;
 }
 
 export interface DownlinkBenchResult {
@@ -118,6 +126,8 @@ interface ViewerLine {
   size?: { width: number; height: number } | null;
   longGaps?: [number, number][];
   profileEvents?: (ProfileChangedEvent & { at: number })[];
+  /** Counters since the join (downlink-viewer.js). */
+  audio?: { packets: number; lost: number; samples: number; concealed: number };
   error?: string;
 }
 
@@ -195,6 +205,8 @@ async function runVariant(
     othersFpsFree: null,
     othersFpsNarrow: null,
     measuredLoss: null,
+    audioLostNarrow: null,
+    audioConcealedNarrow: null,
   };
   try {
     const shaped = createShapedLink('dlb', '10.234');
@@ -301,11 +313,11 @@ async function runVariant(
       0,
       ...gaps.filter(([at]) => at >= narrowAt && at < adaptedAt).map(([, ms]) => ms),
     );
-    // Once adapted: gaps while video was served (no frames on `audio` is no freeze).
-    const videoGaps = gaps.filter(
-      ([at, ms]) =>
-        at >= adaptedAt && at < freeAt && servedAt(at - ms) !== 'audio' && servedAt(at) !== 'audio',
-    );
+    // Once adapted: gaps while video was served throughout (no frames on `audio` is no freeze,
+    // nor is a gap from one probe's last frame across `audio` to the next probe's first).
+    const audioDuring = (from: number, to: number) =>
+      servedAt(from) === 'audio' || events.some((e) => e.at > from && e.at <= to && e.profile === 'audio');
+    const videoGaps = gaps.filter(([at, ms]) => at >= adaptedAt && at < freeAt && !audioDuring(at - ms, at));
     out.freezesSettled = videoGaps.filter(([, ms]) => ms >= FREEZE_MS).length;
     out.freezes = videoGaps
       .filter(([, ms]) => ms >= FREEZE_MS)
@@ -322,13 +334,17 @@ async function runVariant(
     const smallest = VIDEO_ORDER.find((p) => served.has(p)) ?? null;
     out.smallestProfile = smallest;
     if (smallest) out.fpsAtSmallest = videoWindow(lines, adaptedAt, freeAt, servedAt, smallest).fps;
+    const audio = audioWindow(lines, narrowAt, freeAt);
+    out.audioLostNarrow = audio.lost;
+    out.audioConcealedNarrow = audio.concealed;
     const up = events.find((e) => e.at >= freeAt && e.profile === 'standard');
     out.recoverS = up ? round1((up.at - freeAt) / 1000) : null;
     if (up) out.fpsAfterRecovery = window(lines, up.at + 1000, stopAt).fps;
     opts.progress(
       `${variant.name}: down after ${out.adaptDownS ?? '-'} s to ${out.narrowProfile ?? '-'}, ` +
         `fps ${out.fpsSettled ?? '-'} at ${out.widthSettled ?? '-'} px wide (${out.fpsAtSmallest ?? '-'} on ${out.smallestProfile ?? '-'}), ` +
-        `${out.freezesSettled} freezes settled, recovered after ${out.recoverS ?? '-'} s`,
+        `${out.freezesSettled} freezes settled, recovered after ${out.recoverS ?? '-'} s, ` +
+        `audio lost ${pct(out.audioLostNarrow)} / concealed ${pct(out.audioConcealedNarrow)} while impaired`,
     );
   } catch (err) {
     out.status = 'failed';
@@ -377,6 +393,29 @@ function videoWindow(
   return { fps: ms > 0 ? round1(frames / (ms / 1000)) : null, width, audioS: round1(audioMs / 1000) };
 }
 
+/** The receiver's audio over [from, to): packets lost of those sent, samples concealed of those played. */
+function audioWindow(
+  lines: ViewerLine[],
+  from: number,
+  to: number,
+): { lost: number | null; concealed: number | null } {
+  const inside = lines.filter((l) => l.audio && (l.at ?? 0) >= from && (l.at ?? 0) < to);
+  const a = inside[0]?.audio;
+  const b = inside[inside.length - 1]?.audio;
+  if (!a || !b || inside.length < 2) return { lost: null, concealed: null };
+  const lost = b.lost - a.lost;
+  const sent = lost + (b.packets - a.packets);
+  const samples = b.samples - a.samples;
+  return {
+    lost: sent > 0 ? Math.round((Math.max(0, lost) / sent) * 10_000) / 10_000 : null,
+    concealed: samples > 0 ? Math.round(((b.concealed - a.concealed) / samples) * 10_000) / 10_000 : null,
+  };
+}
+
+function pct(x: number | null | undefined): string {
+  return x == null ? '—' : `${(x * 100).toFixed(1)} %`;
+}
+
 /** Frames per second and the last frame width over [from, to) from the receiver's lines. */
 function window(lines: ViewerLine[], from: number, to: number): { fps: number | null; width: number | null } {
   const inside = lines.filter((l) => (l.at ?? 0) >= from && (l.at ?? 0) < to);
@@ -413,12 +452,12 @@ export function adaptiveDownlinkMarkdown(r: DownlinkBenchResult, command: string
   ];
   if (r.skipped) return [...out, `Skipped: ${r.skipped}.`, ''].join('\n');
   out.push(
-    '| variant | impaired link | adapted down after | steps while narrow | worst gap at the drop | freezes once adapted (worst) | fps / width once adapted (video served) | fps at the smallest profile served | audio only once adapted | recovered after | fps after | publishers fps free / narrow |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| variant | impaired link | adapted down after | steps while narrow | worst gap at the drop | freezes once adapted (worst) | fps / width once adapted (video served) | fps at the smallest profile served | audio only once adapted | its audio lost / concealed while impaired | recovered after | fps after | publishers fps free / narrow |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const v of r.variants) {
     if (v.status !== 'ok') {
-      out.push(`| ${v.variant.name} | ${linkLabel(v)} | failed: ${v.error ?? ''} | | | | | | | | | |`);
+      out.push(`| ${v.variant.name} | ${linkLabel(v)} | failed: ${v.error ?? ''} | | | | | | | | | | |`);
       continue;
     }
     out.push(
@@ -426,6 +465,7 @@ export function adaptiveDownlinkMarkdown(r: DownlinkBenchResult, command: string
         `${Math.round(v.worstFreezeAtDropMs)} ms | ${v.freezesSettled} (${Math.round(v.worstFreezeSettledMs)} ms) | ` +
         `${v.fpsSettled ?? '—'} / ${v.widthSettled ?? '—'} | ` +
         `${v.fpsAtSmallest ?? '—'}${v.smallestProfile ? ` (${v.smallestProfile})` : ''} | ${v.audioOnlyS} s | ` +
+        `${pct(v.audioLostNarrow)} / ${pct(v.audioConcealedNarrow)} | ` +
         `${v.recoverS === null ? '—' : `${v.recoverS} s`} | ` +
         `${v.fpsAfterRecovery ?? '—'} | ${v.othersFpsFree ?? '—'} / ${v.othersFpsNarrow ?? '—'} |`,
     );

@@ -238,10 +238,11 @@ async function main(opts: CliOptions): Promise<void> {
     if (variants?.length === 0)
       throw new Error(`--downlink-variants: none of ${DOWNLINK_VARIANTS.map((v) => v.name).join(', ')}`);
     const downlink = await runAdaptiveDownlink({ progress, track, variants });
+    // As the overload's: --out names its files when it ran alone.
+    const alone = opts.keys.every((k) => k === 'adaptive-downlink');
+    const named = process.argv.some((a) => a.startsWith('--out='));
     const stem =
-      opts.keys.every((k) => k === 'adaptive-downlink') && !variants
-        ? 'adaptive-downlink'
-        : 'adaptive-downlink-partial';
+      alone && named ? opts.out : alone && !variants ? 'adaptive-downlink' : 'adaptive-downlink-partial';
     fs.mkdirSync(RESULTS_DIR, { recursive: true });
     fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.json`), JSON.stringify(downlink, null, 2) + '\n');
     fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.md`), adaptiveDownlinkMarkdown(downlink, commandLine()));
@@ -287,10 +288,11 @@ async function main(opts: CliOptions): Promise<void> {
     notes: [...runNotes(results, baseline), ...notes],
   };
   label = 'done';
-  // A scenario with files of its own that ran alone under --out (overload) keeps the name.
+  // A scenario with files of its own that ran alone under --out (overload, adaptive-downlink)
+  // keeps the name.
   if (
     opts.keys.length === 1 &&
-    opts.keys[0] === 'overload' &&
+    (opts.keys[0] === 'overload' || opts.keys[0] === 'adaptive-downlink') &&
     process.argv.some((a) => a.startsWith('--out='))
   ) {
     progress(`finished in ${report.durationSeconds} s`);

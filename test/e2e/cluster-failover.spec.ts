@@ -135,7 +135,9 @@ describe('the join page when its control node dies', () => {
       .textContent({ timeout: 2000 })
       .catch(() => null);
     const hostLines = a.lines
-      .filter((l) => (participantId !== null && l.includes(participantId)) || /"level":"(warn|error)"/.test(l))
+      .filter(
+        (l) => (participantId !== null && l.includes(participantId)) || /"level":"(warn|error)"/.test(l),
+      )
       .slice(-30);
     throw new Error(
       [

@@ -64,6 +64,15 @@ export interface DownlinkControllerOptions {
    * the client's delay-based REMB then falls below what is sent (the rule in verdict).
    */
   lossShortfallCovered: number;
+  /**
+   * With receiverEstimate: a round trip this far above the lowest seen on the member's path says
+   * its link queues (the bottleneck's buffer fills). Loss under a REMB that is below what is sent
+   * but above the need counts as a full link only then: the REMB also dips under the stream on a
+   * wide link (a delay spike), and with random loss that read as a full one (measured: 5 % loss on
+   * 3000 kbit/s, REMB 1057 → 483 under ~600 sent for 4 s, RTT 2 ms: a step down to `low`), while
+   * the full links measured queue 230-300 ms (150 and 300 kbit/s).
+   */
+  queueDelayMs: number;
   /** Headroom needs loss at or below this. */
   lossCalm: number;
   /**
@@ -154,6 +163,7 @@ export const DEFAULT_DOWNLINK_OPTIONS: DownlinkControllerOptions = {
   warmupMs: 5000,
   lossShortfall: 0.1,
   lossShortfallCovered: 0.2,
+  queueDelayMs: 80,
   lossCalm: 0.03,
   busyFraction: 0.7,
   minFpsFraction: 0.6,
@@ -198,6 +208,8 @@ export class DownlinkController {
   private probeRung = 0;
   /** The verdict of the last window fed to update (null before any). */
   lastVerdict: DownlinkVerdict | null = null;
+  /** The lowest round trip seen on the member's path (ms): its base, without queueing. */
+  private minRttMs = Number.POSITIVE_INFINITY;
 
   constructor(private readonly opts: DownlinkControllerOptions = DEFAULT_DOWNLINK_OPTIONS) {
     this.floorRung = rung(opts.floor);
@@ -253,11 +265,12 @@ export class DownlinkController {
     const est = s.estimateKbps;
     if (o.receiverEstimate) {
       const losing = lost > o.lossCalm || s.nackPerSec >= o.nackShortfallPerSec;
-      // Losing while the REMB is below the need, or below what is sent: the link is full. The
-      // second matters where a link sits just under a step's rate (`low`, ~160 kbps, on
-      // 150 kbit/s): the client's REMB settles near 0.85 of what arrives, above `low`'s need, and
-      // the loss alone (3-10 %) would read as random loss on a wide link forever.
-      if (est !== null && (est < need || est < s.sentKbps) && losing) return 'shortfall';
+      // Losing while the REMB is below the need, or below what is sent while the link queues:
+      // the link is full. The second matters where a link sits just under a step's rate (`low`,
+      // ~160 kbps, on 150 kbit/s): the client's REMB settles near 0.85 of what arrives, above
+      // `low`'s need, and the loss alone (3-10 %) would read as random loss on a wide link forever.
+      const queued = s.rttMs !== null && s.rttMs - this.minRttMs >= o.queueDelayMs;
+      if (est !== null && (est < need || (est < s.sentKbps && queued)) && losing) return 'shortfall';
       if (lost >= o.lossShortfallCovered) return 'shortfall';
       return losing ? 'neutral' : 'calm';
     }
@@ -293,6 +306,7 @@ export class DownlinkController {
   /** Feeds one window observed at `now` (ms) under `ceiling`; returns the step taken, if any. */
   update(s: DownlinkSample, ceiling: DownlinkProfile, now: number): DownlinkStep | null {
     this.firstAt ??= now;
+    if (s.rttMs !== null && s.rttMs > 0) this.minRttMs = Math.min(this.minRttMs, s.rttMs);
     const servedRung = rung(this.served(ceiling));
     let v = this.verdict(s, DOWNLINK_PROFILES[servedRung]);
     // Just after a step up the estimate trails the new stream (libwebrtc caps it near 1.5× what

@@ -362,12 +362,8 @@ describe('DownlinkController for a shared stream (receiver-side estimate, RTP-le
     const r4 = settled();
     expect(replay(r4, drop.slice(0, 2))).toEqual(['standard', 'low']);
     feed(r4, rx(160, 250), 3, 'standard');
-    const onNarrower = replay(r4, [
-      [160, 120, 0.15, 6],
-      [160, 120, 0.15, 6],
-      [160, 120, 0.15, 6],
-      [160, 120, 0.15, 6],
-    ]);
+    // (The link's queue full: RTT 250 ms.)
+    const onNarrower = feed(r4, { ...rx(160, 120, 0.15), nackPerSec: 6, rttMs: 250 }, 4, 'standard');
     expect(onNarrower.indexOf('audio')).toBe(3);
   });
 
@@ -407,8 +403,9 @@ describe('DownlinkController for a shared stream (receiver-side estimate, RTP-le
     // On low: the audio report (every ~5 s) still says 11 % lost, the video reports and NACKs are clean.
     const stale = { ...rx(160, 140, 0.11), videoFractionLost: 0 };
     expect(new Set(feed(r, stale, 6, 'standard'))).toEqual(new Set(['low']));
-    // The same loss in the video reports, the REMB below what is sent, is the link: down to audio.
-    const real = { ...rx(160, 140, 0.11), videoFractionLost: 0.11 };
+    // The same loss in the video reports, the REMB below what is sent and the link queueing
+    // (RTT 250 ms), is the link: down to audio.
+    const real = { ...rx(160, 140, 0.11), videoFractionLost: 0.11, rttMs: 250 };
     expect(feed(r, real, 6, 'standard')).toContain('audio');
     // On audio only audio is sent: its reports are judged (the worst of all).
     expect(r.c.verdict({ ...rx(40, 190, 0.2), videoFractionLost: 0 }, 'audio')).toBe('shortfall');
@@ -434,14 +431,27 @@ describe('DownlinkController for a shared stream (receiver-side estimate, RTP-le
     feed(r, rx(590, 200, 0.4), 2, 'standard'); // a collapse: low in two windows
     expect(r.c.served('standard')).toBe('low');
     // The client's REMB settles near 0.85 of what arrives: 127, above low's need (112), below the
-    // 160 sent; 5 % lost, a few NACKs. Read as random loss, low would stand with nothing shown.
-    const seen = feed(r, { ...rx(160, 127, 0.05), nackPerSec: 3 }, 4, 'standard');
+    // 160 sent; 5 % lost, a few NACKs, and the link's queue full (RTT 250 ms over a 20 ms base).
+    // Read as random loss, low would stand with nothing shown.
+    const full = { ...rx(160, 127, 0.05), nackPerSec: 3, rttMs: 250 };
+    const seen = feed(r, full, 4, 'standard');
     expect(seen[seen.length - 1]).toBe('audio');
     // The same REMB with no loss is a REMB trailing a clean stream: it stays.
     const r2 = shared();
     feed(r2, rx(590, 1000), 10, 'standard');
     feed(r2, rx(590, 200, 0.4), 2, 'standard');
-    expect(new Set(feed(r2, rx(160, 127), 10, 'standard'))).toEqual(new Set(['low']));
+    expect(new Set(feed(r2, { ...rx(160, 127), rttMs: 250 }, 10, 'standard'))).toEqual(new Set(['low']));
+  });
+
+  it('a REMB dipping under the stream on a lossy wide link (no queue) is no shortfall', () => {
+    const r = shared();
+    feed(r, rx(590, 1000), 10, 'standard');
+    // Measured: 5 % random loss on 3000 kbit/s, the REMB 1057 → 483-533 under ~600 sent for 4 s,
+    // RTT 2-4 ms throughout.
+    const dip = { ...rx(600, 483, 0.05), nackPerSec: 3, rttMs: 22 };
+    expect(new Set(feed(r, dip, 6, 'standard'))).toEqual(new Set(['standard']));
+    // The same with the link's queue filling (RTT 20 → 250 ms) is a full link.
+    expect(feed(r, { ...dip, rttMs: 250 }, 4, 'standard')).toContain('low');
   });
 
   it('after a step up on a freed link, the REMB ramping up behind the new stream does not take it back', () => {
