@@ -53,6 +53,11 @@ export interface DownlinkControllerOptions {
    * `standard` 46.6 s after a 150 kbit/s link freed; the issue asks for 30 s).
    */
   floorProbeMs: number;
+  /**
+   * With padding probes: after a step up that held calm this long, the next rung is probed
+   * (once) without waiting upMs; see update.
+   */
+  climbUpMs: number;
   /** No decision for this long after the first window: the estimate ramps up from 300 kbps. */
   warmupMs: number;
   /** Sustained loss at or above this is a shortfall whatever the estimate says (shared streams: lossShortfallCovered). */
@@ -160,6 +165,7 @@ export const DEFAULT_DOWNLINK_OPTIONS: DownlinkControllerOptions = {
   upMs: 15_000,
   maxBackoff: 4,
   floorProbeMs: 10_000,
+  climbUpMs: 5000,
   warmupMs: 5000,
   lossShortfall: 0.1,
   lossShortfallCovered: 0.2,
@@ -210,6 +216,8 @@ export class DownlinkController {
   lastVerdict: DownlinkVerdict | null = null;
   /** The lowest round trip seen on the member's path (ms): its base, without queueing. */
   private minRttMs = Number.POSITIVE_INFINITY;
+  /** The climbing probe after the last step up was made (see update). */
+  private climbTried = false;
 
   constructor(private readonly opts: DownlinkControllerOptions = DEFAULT_DOWNLINK_OPTIONS) {
     this.floorRung = rung(opts.floor);
@@ -255,6 +263,7 @@ export class DownlinkController {
     this.backoff = 1;
     this.estimateAtStep = null;
     this.probeSince = null;
+    this.climbTried = false;
   }
 
   /** How one window reads for a downlink serving `served`. */
@@ -368,15 +377,26 @@ export class DownlinkController {
     const calmFor = now - this.calmSince;
     const sinceStep = now - this.lastStepAt;
     const atFloor = servedRung === this.floorRung;
-    const holdMs = atFloor ? Math.min(this.opts.upMs, this.opts.floorProbeMs) : this.opts.upMs;
+    // Climbing: the last step was up and held calm, and the member can pad. Its first probe for
+    // the next rung comes after climbUpMs, not upMs: a freed link is climbed back in two steps
+    // from `audio`, and two full holds made recovery take 29 s (measured at 150 kbit/s; the
+    // issue asks for 30), while a padding probe that fails costs a moment of loss. One such probe
+    // per step: after it fails, the ordinary hold.
+    const climbing = this.lastStep === 'up' && !this.climbTried && this.opts.paddingProbeMs !== undefined;
+    const holdMs = atFloor
+      ? Math.min(this.opts.upMs, this.opts.floorProbeMs)
+      : climbing
+        ? Math.min(this.opts.upMs, this.opts.climbUpMs)
+        : this.opts.upMs;
     if (calmFor < holdMs || sinceStep < holdMs) return null;
     const next = servedRung + 1;
     const vouched = s.estimateKbps !== null && s.estimateKbps >= this.opts.needKbps[DOWNLINK_PROFILES[next]];
-    const probeWait = atFloor ? holdMs : this.probeWaitMs;
+    const probeWait = atFloor || climbing ? holdMs : this.probeWaitMs;
     if (!vouched && (calmFor < probeWait || sinceStep < probeWait)) return null;
     if (!vouched && this.opts.paddingProbeMs !== undefined) {
       this.probeSince = now;
       this.probeRung = next;
+      if (climbing) this.climbTried = true;
       return null;
     }
     return this.stepUp(next, ceilingRung, s, now);
@@ -425,6 +445,7 @@ export class DownlinkController {
   private step(direction: DownlinkStep, now: number): DownlinkStep {
     this.lastStep = direction;
     this.lastStepAt = now;
+    this.climbTried = false;
     // The new rung is judged on its own windows.
     this.shortfallSince = null;
     this.collapseSince = null;

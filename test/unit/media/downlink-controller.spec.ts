@@ -549,6 +549,46 @@ describe('DownlinkController with padding probes (RTP-level members that can pad
     expect(r2.c.probe).toBeNull();
   });
 
+  it('from audio on a freed link, the step to low that held is followed by one probe for standard after 5 s, not 15', () => {
+    const r = padded();
+    feed(r, rx(590, 800), 10, 'standard');
+    feed(r, rx(590, 100, 0.5), 12, 'standard');
+    expect(r.c.served('standard')).toBe('audio');
+    // The link frees: calm on audio, the floor probe (10 s of calm, 3 s of padding) steps to low.
+    let t = 0;
+    while (r.c.served('standard') === 'audio' && t < 30) {
+      feed(r, rx(40, 60), 1, 'standard');
+      t++;
+    }
+    expect(r.c.served('standard')).toBe('low');
+    // On low, calm, the REMB still far below standard's need: a padding probe after 5 s.
+    let onLow = 0;
+    while (!r.c.probe && onLow < 30) {
+      feed(r, rx(160, 200), 1, 'standard');
+      onLow++;
+    }
+    expect(onLow).toBe(DEFAULT_DOWNLINK_OPTIONS.climbUpMs / 1000);
+    const climbed = feed(r, rx(160, 200), 3, 'standard');
+    expect(climbed[2]).toBe('standard');
+    // From the link freeing: 10 + 3 + 5 + 3 s (was 10 + 3 + 15 + 3).
+    expect(t + onLow + 3).toBeLessThanOrEqual(22);
+  });
+
+  it('a climbing probe that fails is not repeated before the ordinary hold', () => {
+    const r = padded();
+    feed(r, rx(590, 800), 10, 'standard');
+    feed(r, rx(590, 100, 0.5), 12, 'standard');
+    while (r.c.served('standard') === 'audio') feed(r, rx(40, 60), 1, 'standard');
+    while (!r.c.probe) feed(r, rx(160, 200), 1, 'standard');
+    expect(feed(r, rx(160, 200, 0, 40), 1, 'standard')).toEqual(['low']); // NACKs: it fails
+    let next = 0;
+    while (!r.c.probe && next < 60) {
+      feed(r, rx(160, 200), 1, 'standard');
+      next++;
+    }
+    expect(next).toBeGreaterThanOrEqual(DEFAULT_DOWNLINK_OPTIONS.upMs / 1000 - 1);
+  });
+
   it("from audio, the probe pads up to low's rate", () => {
     const r = padded();
     feed(r, rx(590, 800), 10, 'standard');
