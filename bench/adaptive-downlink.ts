@@ -11,15 +11,18 @@
  * so a good outcome is no step and no freeze. `shared-300` runs the 300 kbit/s case with
  * VIDEO_ENCODE=shared: the receiver is then on the RTP-level stack, judged from its REMB and
  * receiver reports, and moved between the profiles' shared encodes (issue #17 item 3);
- * `shared-loss1` / `shared-loss5` run the loss cases so. Needs root (ip netns, tc, nft); skipped otherwise.
+ * `shared-loss1` / `shared-loss5` run the loss cases so. `shared-300-chromium` / `shared-150-chromium`
+ * put Debian's Chromium behind the link instead of the wrtc receiver (bench/downlink-chromium-viewer.ts:
+ * a browser's own REMB, reports and jitter buffers; frames counted as the page shows them).
+ * Needs root (ip netns, tc, nft); skipped otherwise.
  */
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DownlinkProfile } from '../workers/protocol/media';
 import type { ProfileChangedEvent } from '../workers/protocol/signaling';
 import { adminRequest, createRoom, type ServerEndpoint } from './control-api';
+import { ChromiumDownlinkViewer } from './downlink-chromium-viewer';
 import { ServerProcess } from './server-process';
 import { SyntheticParticipant } from './synthetic-participant';
 import {
@@ -46,6 +49,8 @@ export interface DownlinkVariant {
   adaptation: boolean;
   /** VIDEO_ENCODE=shared: the receiver is on the RTP-level stack and switches shared streams. */
   sharedEncode?: boolean;
+  /** The receiver is Debian's Chromium instead of a wrtc peer (bench/downlink-chromium-viewer.ts). */
+  chromium?: boolean;
 }
 
 export const DOWNLINK_VARIANTS: DownlinkVariant[] = [
@@ -61,6 +66,9 @@ export const DOWNLINK_VARIANTS: DownlinkVariant[] = [
   // media rate) and NACKs count as loss for it; neither must step a lossy but wide link down.
   { name: 'shared-loss1', narrowKbit: FREE_KBIT, loss: 0.01, adaptation: true, sharedEncode: true },
   { name: 'shared-loss5', narrowKbit: FREE_KBIT, loss: 0.05, adaptation: true, sharedEncode: true },
+  // The default path with a browser behind the link: its own REMB, reports and jitter buffers.
+  { name: 'shared-300-chromium', narrowKbit: 300, adaptation: true, sharedEncode: true, chromium: true },
+  { name: 'shared-150-chromium', narrowKbit: 150, adaptation: true, sharedEncode: true, chromium: true },
 ];
 
 export interface DownlinkVariantResult {
@@ -176,9 +184,9 @@ async function runVariant(
   let link: ShapedLink | null = null;
   const server = new ServerProcess();
   const publishers: SyntheticParticipant[] = [];
-  let viewer: ChildProcess | null = null;
+  let stopViewer: (() => Promise<void> | void) | null = null;
   const close = async () => {
-    viewer?.kill('SIGTERM');
+    await stopViewer?.();
     for (const p of publishers) p.close();
     await server.stop();
     link?.destroy();
@@ -234,21 +242,28 @@ async function runVariant(
 
     const token = await viewerToken(server, roomId);
     const lines: ViewerLine[] = [];
-    const proc = shaped.spawnNode(path.join(ROOT, 'test/fixtures/netns/downlink-viewer.js'), {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, MCU_URL: server.url, MCU_ROOM: roomId, MCU_TOKEN: token },
-      stderr: 'ignore',
-    });
-    viewer = proc;
-    let buf = '';
-    proc.stdout?.on('data', (b: Buffer) => {
-      buf += b.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        lines.push(JSON.parse(buf.slice(0, i)) as ViewerLine);
-        buf = buf.slice(i + 1);
-      }
-    });
+    if (variant.chromium) {
+      const cv = await ChromiumDownlinkViewer.join(server.url, roomId, token, 'standard', shaped.ns, (l) =>
+        lines.push(l),
+      );
+      stopViewer = () => cv.close();
+    } else {
+      const proc = shaped.spawnNode(path.join(ROOT, 'test/fixtures/netns/downlink-viewer.js'), {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH, MCU_URL: server.url, MCU_ROOM: roomId, MCU_TOKEN: token },
+        stderr: 'ignore',
+      });
+      stopViewer = () => void proc.kill('SIGTERM');
+      let buf = '';
+      proc.stdout?.on('data', (b: Buffer) => {
+        buf += b.toString();
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          lines.push(JSON.parse(buf.slice(0, i)) as ViewerLine);
+          buf = buf.slice(i + 1);
+        }
+      });
+    }
     const last = () => lines[lines.length - 1] ?? {};
     const deadline = Date.now() + 40_000;
     while (!((last().frames ?? 0) > 30) && !last().error && Date.now() < deadline) await sleep(250);

@@ -22,10 +22,9 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { io, type Socket } from 'socket.io-client';
-import type { JoinedPayload } from '../../workers/protocol/signaling';
 import type { Profile } from '../../workers/protocol/media';
 import { provisionJoin } from '../../test/helpers/api';
-import { call } from '../../test/helpers/signal';
+import { connectReceiveOnly } from '../chromium-signalling';
 import { BEEP_THRESHOLD, LUMA_THRESHOLD } from './flash-beep';
 import { inboundCounters, type InboundCounters } from '../../workers/media/av-sync';
 import type { RawStat } from '../../workers/media/downlink-stats';
@@ -239,25 +238,8 @@ export class ChromiumViewer {
         displayName: 'chromium-viewer',
         role: 'viewer',
       });
-      await call<JoinedPayload>(socket, 'join', { roomId, profile, token });
-      socket.on('ice', (d: { candidate: RTCIceCandidateInit | null }) => {
-        if (d.candidate)
-          void page
-            .evaluate(
-              (c) => (window as unknown as { pc: RTCPeerConnection }).pc.addIceCandidate(c),
-              d.candidate,
-            )
-            .catch(() => undefined);
-      });
-      const offer = await page.evaluate(pageInstall, {
-        lumaThreshold: LUMA_THRESHOLD,
-        beepThreshold: BEEP_THRESHOLD,
-      });
-      const answer = await call<{ sdp: string }>(socket, 'offer', { sdp: offer });
-      await page.evaluate(
-        (sdp) =>
-          (window as unknown as { pc: RTCPeerConnection }).pc.setRemoteDescription({ type: 'answer', sdp }),
-        answer.sdp,
+      await connectReceiveOnly(page, socket, { roomId, profile, token }, () =>
+        page.evaluate(pageInstall, { lumaThreshold: LUMA_THRESHOLD, beepThreshold: BEEP_THRESHOLD }),
       );
       const deadline = Date.now() + 30_000;
       while ((await viewer.collect()).frames === 0) {
