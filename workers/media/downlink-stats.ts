@@ -125,19 +125,17 @@ export class DownlinkStatsReader {
             if (s.qualityLimitationReason === 'bandwidth') limited = true;
           }
           break;
-        case 'remote-inbound-rtp':
+        case 'remote-inbound-rtp': {
+          const video = (s.kind ?? s.mediaType) === 'video';
           if (typeof s.fractionLost === 'number') {
             lost = Math.max(lost ?? 0, s.fractionLost);
-            if ((s.kind ?? s.mediaType) === 'video') videoLost = Math.max(videoLost ?? 0, s.fractionLost);
+            if (video) videoLost = Math.max(videoLost ?? 0, s.fractionLost);
           }
-          if (
-            (s.kind ?? s.mediaType) === 'video' &&
-            typeof s.extendedHighestSequence === 'number' &&
-            typeof s.packetsLost === 'number'
-          )
+          if (video && typeof s.extendedHighestSequence === 'number' && typeof s.packetsLost === 'number')
             videoCounts = { lost: s.packetsLost, seq: s.extendedHighestSequence };
           if (typeof s.roundTripTime === 'number') rtt = Math.max(rtt ?? 0, s.roundTripTime * 1000);
           break;
+        }
       }
     }
     const estimate =
