@@ -198,6 +198,7 @@ export class DownlinkAdaptation {
       fractionLost: s.fractionLost,
       videoFractionLost: s.videoFractionLost,
       nackPerSec: s.nackPerSec,
+      probePending: s.probePending,
     });
     if (e.controller.lastVerdict === 'shortfall') this.limited.add(m.id);
     else this.limited.delete(m.id);
@@ -232,7 +233,9 @@ export class DownlinkAdaptation {
             ? 'step-up'
             : s.probeAborted === true || this.entries.get(m.id)?.controller.lastVerdict !== 'calm'
               ? 'failed'
-              : 'cancelled',
+              : s.probePending === true
+                ? 'unconfirmed'
+                : 'cancelled',
         estimateKbps: s.estimateKbps,
         fractionLost: s.fractionLost,
         nackPerSec: s.nackPerSec,

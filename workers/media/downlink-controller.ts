@@ -22,6 +22,11 @@ export interface DownlinkSample {
   expectedFps: number | null;
   /** The sender stopped a padding probe in the window: media sent during it was lost. */
   probeAborted?: boolean;
+  /**
+   * The remote reports on the probe's padding but not yet past its full rate: the probe cannot
+   * be judged yet (absent or false: no such reports, or they covered it).
+   */
+  probePending?: boolean;
 }
 
 export interface DownlinkControllerOptions {
@@ -140,6 +145,9 @@ export interface DownlinkControllerOptions {
    */
   collapseDownMs: number;
 }
+
+/** How long past its course a probe waits for its padding's own reports (DownlinkSample.probePending). */
+const PROBE_REPORT_GRACE_MS = 2000;
 
 /** Audio (Opus mix-minus) and RTP/RTCP overhead on top of a profile's video. */
 const AUDIO_KBPS = 40;
@@ -431,7 +439,16 @@ export class DownlinkController {
       return null;
     }
     const vouched = s.estimateKbps !== null && s.estimateKbps >= this.opts.needKbps[DOWNLINK_PROFILES[next]];
-    if (!vouched && now - since < (this.opts.paddingProbeMs ?? 0)) return null;
+    const probeMs = this.opts.paddingProbeMs ?? 0;
+    if (!vouched && now - since < probeMs) return null;
+    if (!vouched && s.probePending === true) {
+      // Its own reports have not yet covered the padding's full rate: wait for them a little
+      // (the remote reports on it every 0.2-1 s), then count it failed rather than step blind.
+      if (now - since < probeMs + PROBE_REPORT_GRACE_MS) return null;
+      this.probeSince = null;
+      this.calmSince = null;
+      return null;
+    }
     this.probeSince = null;
     return this.stepUp(next, ceilingRung, s, now);
   }

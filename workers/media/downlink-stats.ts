@@ -25,6 +25,8 @@ export interface RawStat {
   qualityLimitationReason?: string;
   /** Ours (RTP-level members): padding probes the sender stopped when media sent during them was lost. */
   paddingProbesAborted?: number;
+  /** Ours: a padding probe whose own reports have not yet covered its full rate (RtpSendStream). */
+  paddingProbePending?: boolean;
   /** inbound-rtp (the participant's uplink, uplink-monitor.ts) */
   bytesReceived?: number;
   headerBytesReceived?: number;
@@ -87,6 +89,7 @@ export class DownlinkStatsReader {
     sentFps: 0,
     expectedFps: null,
     probeAborted: false,
+    probePending: false,
   };
 
   /** `stats`: every entry of one report; `now`: when it was taken (ms). */
@@ -99,6 +102,7 @@ export class DownlinkStatsReader {
     let plis = 0;
     let frames = 0;
     let probesAborted = 0;
+    let probePending = false;
     let lost: number | null = null;
     let videoLost: number | null = null;
     let videoCounts: { lost: number; seq: number } | null = null;
@@ -120,6 +124,7 @@ export class DownlinkStatsReader {
           nacks += s.nackCount ?? 0;
           plis += s.pliCount ?? 0;
           probesAborted += s.paddingProbesAborted ?? 0;
+          if (s.paddingProbePending === true) probePending = true;
           if ((s.kind ?? s.mediaType) === 'video') {
             frames += s.framesSent ?? 0;
             if (s.qualityLimitationReason === 'bandwidth') limited = true;
@@ -158,6 +163,7 @@ export class DownlinkStatsReader {
     out.rttMs = rtt;
     out.bandwidthLimited = limited;
     out.probeAborted = probesAborted > prev.probesAborted;
+    out.probePending = probePending;
     return out;
   }
 

@@ -396,6 +396,7 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
         framesSent: kind === 'video' ? st.framesSent : undefined,
         nackCount: st.nacksReceived,
         paddingProbesAborted: st.paddingProbesAborted,
+        paddingProbePending: st.paddingProbePending,
       });
       out.push({
         id: `rin-${kind}`,

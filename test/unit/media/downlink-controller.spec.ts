@@ -589,6 +589,28 @@ describe('DownlinkController with padding probes (RTP-level members that can pad
     expect(next).toBeGreaterThanOrEqual(DEFAULT_DOWNLINK_OPTIONS.upMs / 1000 - 1);
   });
 
+  it("a probe its padding's reports have not yet covered waits for them; if they do not come it takes no step", () => {
+    for (const covered of [true, false]) {
+      const r = padded();
+      feed(r, rx(590, 800), 10, 'standard');
+      feed(r, rx(590, 100, 0.5), 12, 'standard');
+      while (!r.c.probe) feed(r, rx(40, 60), 1, 'standard');
+      // The probe's course (3 s) runs with its padding reported on, but not yet past its full rate.
+      const pending = { ...rx(40, 60), probePending: true };
+      expect(feed(r, pending, 3, 'standard')).toEqual(['audio', 'audio', 'audio']);
+      expect(r.c.probe).not.toBeNull();
+      if (covered) {
+        // The next report covers it without loss: stepped on.
+        expect(feed(r, rx(40, 60), 1, 'standard')).toEqual(['low']);
+      } else {
+        // Two more windows with nothing: given up, no step; the next probe after another hold.
+        expect(feed(r, pending, 2, 'standard')).toEqual(['audio', 'audio']);
+        expect(r.c.probe).toBeNull();
+        expect(feed(r, rx(40, 60), 5, 'standard')).toEqual(['audio', 'audio', 'audio', 'audio', 'audio']);
+      }
+    }
+  });
+
   it("from audio, the probe pads up to low's rate", () => {
     const r = padded();
     feed(r, rx(590, 800), 10, 'standard');
@@ -679,6 +701,18 @@ describe('DownlinkStatsReader', () => {
     expect(rd.read(withAborts(0), 1000)?.probeAborted).toBe(false);
     expect(rd.read(withAborts(1), 2000)?.probeAborted).toBe(true);
     expect(rd.read(withAborts(1), 3000)?.probeAborted).toBe(false);
+  });
+
+  it('says when a padding probe waits for its own reports', () => {
+    const rd = new DownlinkStatsReader();
+    const pending = (p: boolean | undefined): RawStat[] =>
+      report({ bytes: 0, nacks: 0, plis: 0, est: 1e6, lost: 0 }).map((s) =>
+        s.id === 'V' ? { ...s, paddingProbePending: p } : s,
+      );
+    rd.read(pending(undefined), 0);
+    expect(rd.read(pending(undefined), 1000)?.probePending).toBe(false);
+    expect(rd.read(pending(true), 2000)?.probePending).toBe(true);
+    expect(rd.read(pending(false), 3000)?.probePending).toBe(false);
   });
 
   it('counters that restart (a replaced stream) give no negative rate; a missing estimate is null', () => {

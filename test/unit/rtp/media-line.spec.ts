@@ -2,7 +2,7 @@ import type * as ndc from 'node-datachannel';
 import { Logger, setLogSink } from '../../../workers/media/rtp/log';
 import type { RtpClock } from '../../../workers/media/rtp/clock';
 import { RtpMediaLine, type MediaLineContext } from '../../../workers/media/rtp/rtp-media-line';
-import { buildNack, buildPli } from '../../../workers/media/rtp/rtcp';
+import { buildNack, buildPli, buildReceiverReport, buildRemb } from '../../../workers/media/rtp/rtcp';
 import { Vp8Packetizer } from '../../../workers/media/rtp/vp8-rtp';
 
 /** A video line we send VP8 on (with RTX) and receive on: a sendrecv client's m-line. */
@@ -67,5 +67,39 @@ describe('RtpMediaLine RTCP', () => {
     line.onMessage(Buffer.from(nack));
     expect(keyframeRequests).toEqual(['pli', 'pli']);
     expect(send.stats.nacksReceived).toBe(2);
+  });
+
+  it('takes a REMB that names only our RTX stream (a padding probe while no video is sent)', () => {
+    const { line } = videoLine();
+    const send = line.send;
+    if (!send) throw new Error('no send stream');
+    line.onMessage(buildRemb(3333, 500_000, [1111]));
+    expect(send.stats.rembBitrate).toBe(500_000);
+    // Served `audio`: the remote's estimator has seen the padding on 2222 alone.
+    line.onMessage(buildRemb(3333, 180_000, [2222]));
+    expect(send.stats.rembBitrate).toBe(180_000);
+    // Another stream's estimate is not ours.
+    line.onMessage(buildRemb(3333, 90_000, [4444]));
+    expect(send.stats.rembBitrate).toBe(180_000);
+  });
+
+  it("hands the remote's report on our RTX stream (the padding's own loss) to the send stream, apart from the media's", () => {
+    const { line } = videoLine();
+    const send = line.send;
+    if (!send) throw new Error('no send stream');
+    const block = (ssrc: number, lost: number, highest: number) => ({
+      ssrc,
+      fractionLost: 0,
+      cumulativeLost: lost,
+      highestSequence: highest,
+      jitter: 0,
+      lastSr: 0,
+      delaySinceLastSr: 0,
+    });
+    line.onMessage(buildReceiverReport(3333, [block(1111, 4, 70_000), block(2222, 9, 70_500)]));
+    expect(send.stats.packetsLost).toBe(4);
+    expect(send.stats.highestSequence).toBe(70_000);
+    expect(send.stats.rtxPacketsLost).toBe(9);
+    expect(send.stats.rtxHighestSequence).toBe(70_500);
   });
 });

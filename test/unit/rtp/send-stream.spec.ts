@@ -217,6 +217,62 @@ describe('RtpSendStream', () => {
     expect(s.padding).toBe(false);
     expect(s.stats.paddingProbesAborted).toBe(1);
   });
+  it("judges a probe by the remote's reports on its padding: pending until they cover a second at full rate, stopped by their loss", () => {
+    const clock = fakeClock();
+    const sent: Buffer[] = [];
+    const s = stream('video', clock, sent);
+    const rtxSeqs = () => sent.filter((p) => p.readUInt32BE(8) === 0xcccc).map((p) => p.readUInt16BE(2));
+    /** The remote's report block on our RTX stream: its highest sequence and cumulative lost. */
+    const report = (highest: number, lost: number) =>
+      s.onRtxReportBlock({
+        ssrc: 0xcccc,
+        fractionLost: 0,
+        cumulativeLost: lost,
+        highestSequence: highest,
+        jitter: 0,
+        lastSr: 0,
+        delaySinceLastSr: 0,
+      });
+    const run = (ms: number) => {
+      for (let t = 0; t < ms; t += 20) {
+        clock.t += 20;
+        s.padTick();
+      }
+    };
+    // A link that carries it: not judged until a report covers a second of the full rate.
+    s.startPadding(120, 5000, 2000);
+    expect(s.stats.paddingProbePending).toBe(false); // no report on it yet: nothing to wait for
+    run(500);
+    report(rtxSeqs()[rtxSeqs().length - 1], 10);
+    expect(s.stats.paddingProbePending).toBe(true);
+    run(2200); // past the ramp's end and into the full rate
+    report(rtxSeqs()[rtxSeqs().length - 1], 10);
+    expect(s.stats.paddingProbePending).toBe(true);
+    run(400);
+    report(rtxSeqs()[rtxSeqs().length - 1], 10);
+    expect(s.stats.paddingProbePending).toBe(false);
+    expect(s.padding).toBe(true);
+    s.stopPadding();
+
+    // A link the full rate overfills: a third of what the last report covers is lost (a few
+    // percent of the whole probe), and the probe stops.
+    s.startPadding(120, 5000, 2000);
+    run(300);
+    report(rtxSeqs()[rtxSeqs().length - 1], 10);
+    run(2200);
+    const at = rtxSeqs()[rtxSeqs().length - 1];
+    report(at, 11); // one lost: random loss, not a full link
+    expect(s.padding).toBe(true);
+    run(300);
+    const last = rtxSeqs()[rtxSeqs().length - 1];
+    expect(last - at).toBeGreaterThan(10);
+    report(last, 11 + Math.ceil((last - at) / 3));
+    expect(s.padding).toBe(false);
+    expect(s.stats.paddingProbePending).toBe(false);
+    expect(s.stats.paddingProbesAborted).toBe(1);
+    expect(s.stats.rtxPacketsLost).toBe(11 + Math.ceil((last - at) / 3));
+  });
+
   it("stops a probe when the remote's REMB falls below the highest it sent during the probe, not while it rises", () => {
     const clock = fakeClock();
     const s = stream('video', clock, []);

@@ -192,8 +192,12 @@ export class RtpMediaLine {
   private onRtcp(msg: Buffer): void {
     const send = this.send;
     const mediaSsrc = this.ssrcs.media;
+    const rtxSsrc = send?.config.rtx?.ssrc ?? null;
     const onBlocks = (reports: ReportBlock[]) => {
-      for (const r of reports) if (send && r.ssrc === mediaSsrc) send.onReportBlock(r);
+      for (const r of reports) {
+        if (send && r.ssrc === mediaSsrc) send.onReportBlock(r);
+        else if (send && r.ssrc === rtxSsrc) send.onRtxReportBlock(r);
+      }
     };
     for (const p of parseRtcp(msg)) {
       switch (p.type) {
@@ -216,7 +220,12 @@ export class RtpMediaLine {
             this.ctx.onKeyframeRequest('fir');
           break;
         case 'remb':
-          if (send && p.ssrcs.includes(mediaSsrc)) send.onRemb(p.bitrate);
+          // The remote's estimator names the streams it saw in its last ~2 s: while a downlink
+          // is served `audio` and a padding probe runs, that is our RTX stream alone (measured:
+          // the REMB of a floor probe was dropped here, the estimate stood still and every probe
+          // to `low` "passed" blind on a 150 kbit/s link).
+          if (send && (p.ssrcs.includes(mediaSsrc) || (rtxSsrc !== null && p.ssrcs.includes(rtxSsrc))))
+            send.onRemb(p.bitrate);
           break;
         default:
           break;

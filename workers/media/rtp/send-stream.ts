@@ -45,6 +45,14 @@ export interface SendStreamStats {
   paddingBytesSent: number;
   /** Probes stopped early because the remote NACKed media sent during them (see startPadding). */
   paddingProbesAborted: number;
+  /** The remote's report on our RTX stream (retransmissions and padding): cumulative lost, extended highest sequence. */
+  rtxPacketsLost: number;
+  rtxHighestSequence: number;
+  /**
+   * A probe whose padding the remote reports on but has not yet reported past its full rate
+   * (onRtxReportBlock): not yet judged by its own loss.
+   */
+  paddingProbePending: boolean;
   /** NACKed packets not resent because retransmissions were at their share of the rate. */
   retransmissionsLimited: number;
 }
@@ -85,6 +93,21 @@ const PROBE_ABORT_LOST_PACKETS = 2;
  * in steps of 1-4 % with no fall. libwebrtc sends a fall of 3 % or more at once.
  */
 const PROBE_ABORT_REMB_FALL = 0.95;
+/**
+ * The padding's own loss that stops a probe (onRtxReportBlock): at least this many packets and
+ * this share of those the remote's last report covers, or of all it reported on in the probe. A
+ * link the probe overfills drops from its tail what exceeds it (measured at 150 kbit/s, probing
+ * `low` from `audio`: 27 and 33 % in the last two reports, 7 % over the probe); random loss of a
+ * few percent (a lossy but wide link) rarely loses 3 of the 10-30 packets between two reports.
+ */
+const PROBE_ABORT_RTX_LOST_PACKETS = 3;
+const PROBE_ABORT_RTX_LOSS = 0.08;
+/**
+ * A probe is judged by its padding's reports only once they cover this long at full rate: the
+ * ramp's end alone fits in a link's queue (measured at 150 kbit/s, a probe for `low` from `audio`:
+ * the first loss was reported ~1 s after the full rate began, 0.5 s before the probe's step).
+ */
+const PROBE_FULL_RATE_MS = 1000;
 /** Budget carried from one padding tick to the next at most (a late tick does not burst). */
 const PADDING_MAX_BURST_MS = 40;
 
@@ -115,6 +138,14 @@ export class RtpSendStream {
   private probeLostPackets = 0;
   /** The highest REMB since the probe started (bits per second; 0: none yet). */
   private probeRembPeak = 0;
+  /** The remote's first report on the RTX stream since the probe started (null: none yet). */
+  private probeRtxLostBase: number | null = null;
+  private probeRtxSequenceBase = 0;
+  /** Its last report on the RTX stream in the probe: cumulative lost and extended highest sequence. */
+  private probeRtxLostLast = 0;
+  private probeRtxSequenceLast = 0;
+  /** Our RTX sequence number once the padding held its full rate PROBE_FULL_RATE_MS (null: not yet). */
+  private probeFullRateSequence: number | null = null;
   readonly stats: SendStreamStats = {
     packetsSent: 0,
     bytesSent: 0,
@@ -132,6 +163,9 @@ export class RtpSendStream {
     paddingPacketsSent: 0,
     paddingBytesSent: 0,
     paddingProbesAborted: 0,
+    rtxPacketsLost: 0,
+    rtxHighestSequence: 0,
+    paddingProbePending: false,
     retransmissionsLimited: 0,
   };
   /**
@@ -228,7 +262,9 @@ export class RtpSendStream {
    * time: a link with less headroom than the probe
    * then starts to queue, and to drop, a little at a time, and the probe stops at its first
    * losses instead of after a full-rate burst has overflowed the queue (measured on 300 kbit/s:
-   * one failed full-rate probe froze the served stream 3.2 s). Without a negotiated RTX stream
+   * one failed full-rate probe froze the served stream 3.2 s). The remote's reports on the RTX
+   * stream tell the padding's own loss (onRtxReportBlock): they stop a probe that overfills the
+   * link, and keep it pending until they cover its full rate. Without a negotiated RTX stream
    * there is nowhere to put padding that the remote ignores: returns false.
    */
   startPadding(kbps: number, maxMs: number, rampMs = 0): boolean {
@@ -242,11 +278,15 @@ export class RtpSendStream {
     this.padStartedAt = now;
     this.probeLostPackets = 0;
     this.probeRembPeak = this.stats.rembBitrate;
+    this.probeRtxLostBase = null;
+    this.probeFullRateSequence = null;
+    this.stats.paddingProbePending = false;
     return true;
   }
 
   stopPadding(): void {
     this.padBytesPerMs = 0;
+    this.stats.paddingProbePending = false;
   }
 
   get padding(): boolean {
@@ -265,6 +305,8 @@ export class RtpSendStream {
     const elapsed = Math.min(now - this.padLastAt, PADDING_MAX_BURST_MS);
     this.padLastAt = now;
     const ramp = this.padRampMs > 0 ? Math.min(1, (now - this.padStartedAt) / this.padRampMs) : 1;
+    if (this.probeFullRateSequence === null && now - this.padStartedAt >= this.padRampMs + PROBE_FULL_RATE_MS)
+      this.probeFullRateSequence = this.rtxSeq;
     this.padBudget += elapsed * this.padBytesPerMs * ramp;
     if (this.padBudget < PADDING_PACKET_BYTES) return;
     // Send time as the timestamp (as libwebrtc's padding does): the remote's estimator, without
@@ -371,6 +413,46 @@ export class RtpSendStream {
       // Garbage from a clock jump shows as a huge unsigned value: keep the previous figure.
       if (rtt < 0x10000 * 10) this.stats.roundTripTimeMs = (rtt / 65536) * 1000;
     }
+  }
+
+  /**
+   * A report block from the remote about our RTX stream. libwebrtc keeps receive statistics for
+   * an RTX stream (padding included) and reports on it about once a second like any stream: the
+   * padding's own loss. It is the only word on a probe while no media is sent (a downlink served
+   * `audio` probing `low`: no media to NACK, and the REMB of a receiver that saw its link
+   * collapse stays far below what arrives for tens of seconds).
+   */
+  onRtxReportBlock(block: ReportBlock): void {
+    this.stats.rtxPacketsLost = block.cumulativeLost;
+    this.stats.rtxHighestSequence = block.highestSequence;
+    if (this.padBytesPerMs === 0) return;
+    if (this.probeRtxLostBase === null) {
+      // The first report since the probe started covers the ramp's start: the base to count from.
+      this.probeRtxLostBase = this.probeRtxLostLast = block.cumulativeLost;
+      this.probeRtxSequenceBase = this.probeRtxSequenceLast = block.highestSequence;
+      this.stats.paddingProbePending = true;
+      return;
+    }
+    // Over the probe so far, and since the remote's previous report: a link that fills only at
+    // the ramp's end loses a third of what the last reports cover and a few percent of the whole.
+    const overLast = this.rtxLossFails(block, this.probeRtxLostLast, this.probeRtxSequenceLast);
+    const overAll = this.rtxLossFails(block, this.probeRtxLostBase, this.probeRtxSequenceBase);
+    this.probeRtxLostLast = block.cumulativeLost;
+    this.probeRtxSequenceLast = block.highestSequence;
+    if (overLast || overAll) {
+      this.abortProbe();
+      return;
+    }
+    // Reported past the padding sent at full rate: the link carried the whole probe.
+    const past = this.probeFullRateSequence;
+    if (past !== null && (((block.highestSequence & 0xffff) - past) << 16) >> 16 >= 0)
+      this.stats.paddingProbePending = false;
+  }
+
+  private rtxLossFails(block: ReportBlock, lostBefore: number, sequenceBefore: number): boolean {
+    const span = block.highestSequence - sequenceBefore;
+    const lost = block.cumulativeLost - lostBefore;
+    return span > 0 && lost >= PROBE_ABORT_RTX_LOST_PACKETS && lost >= PROBE_ABORT_RTX_LOSS * span;
   }
 
   /** The last media timestamp sent (before the stream's offset). */
