@@ -331,7 +331,7 @@ export class DownlinkController {
     // step, a shortfall it reads is the ramp, not the link (measured: a step up on a freed link
     // taken back 4 s later, made again 16 s after). A link that cannot carry the step holds the
     // estimate flat or pulls it down, and the probe is still taken back.
-    const probing = this.lastStep === 'up' && now - this.lastStepAt < this.opts.upMs;
+    const probing = this.lastStep === 'up' && held(now, this.lastStepAt) < this.opts.upMs;
     if (
       v === 'shortfall' &&
       probing &&
@@ -362,28 +362,29 @@ export class DownlinkController {
       // between, to a step down (measured: `low` after 36 s on a 3000 kbit/s link with 5 % loss).
       this.shortfallSince = null;
     } // otherwise neutral: neither clock restarts nor advances a decision of its own
-    if (now - this.firstAt < this.opts.warmupMs) return null;
+    if (held(now, this.firstAt) < this.opts.warmupMs) return null;
     if (this.probeSince !== null) return this.judgeProbe(s, v, servedRung, rung(ceiling), now);
 
     if (v === 'shortfall' && this.shortfallSince !== null) {
       const wait = probing ? this.opts.probeDownMs : this.opts.downMs;
-      const collapsed = this.collapseSince !== null && now - this.collapseSince >= this.opts.collapseDownMs;
-      if (servedRung <= this.floorRung || (now - this.shortfallSince < wait && !collapsed)) return null;
+      const collapsed =
+        this.collapseSince !== null && held(now, this.collapseSince) >= this.opts.collapseDownMs;
+      if (servedRung <= this.floorRung || (held(now, this.shortfallSince) < wait && !collapsed)) return null;
       if (probing) this.backoff = Math.min(this.opts.maxBackoff, this.backoff * 2); // the probe failed
       this.capRung = servedRung - 1;
       return this.step('down', now);
     }
     if (v !== 'calm' || this.calmSince === null) return null;
     // A step up that held for upMs proves the link: earlier failed probes are forgotten.
-    if (this.lastStep === 'up' && now - this.lastStepAt >= this.opts.upMs) this.backoff = 1;
+    if (this.lastStep === 'up' && held(now, this.lastStepAt) >= this.opts.upMs) this.backoff = 1;
     const ceilingRung = rung(ceiling);
     if (servedRung >= ceilingRung) {
       // The ceiling (a lower request, the room's shedding) is below the cap: the cap is moot.
       if (this.capRung !== null && this.capRung >= ceilingRung) this.capRung = null;
       return null;
     }
-    const calmFor = now - this.calmSince;
-    const sinceStep = now - this.lastStepAt;
+    const calmFor = held(now, this.calmSince);
+    const sinceStep = held(now, this.lastStepAt);
     const atFloor = servedRung === this.floorRung;
     // Climbing: the last step was up and held calm, and the member can pad. Its first probe for
     // the next rung comes after climbUpMs, not upMs: a freed link is climbed back in two steps
@@ -440,11 +441,11 @@ export class DownlinkController {
     }
     const vouched = s.estimateKbps !== null && s.estimateKbps >= this.opts.needKbps[DOWNLINK_PROFILES[next]];
     const probeMs = this.opts.paddingProbeMs ?? 0;
-    if (!vouched && now - since < probeMs) return null;
+    if (!vouched && held(now, since) < probeMs) return null;
     if (!vouched && s.probePending === true) {
       // Its own reports have not yet covered the padding's full rate: wait for them a little
       // (the remote reports on it every 0.2-1 s), then count it failed rather than step blind.
-      if (now - since < probeMs + PROBE_REPORT_GRACE_MS) return null;
+      if (held(now, since) < probeMs + PROBE_REPORT_GRACE_MS) return null;
       this.probeSince = null;
       this.calmSince = null;
       return null;
@@ -470,6 +471,17 @@ export class DownlinkController {
     return direction;
   }
 }
+
+/**
+ * How long something has held at window `now`, counted in whole windows: windows come ~1 s
+ * apart from a timer and a stats read, a millisecond early or late, and a duration of 999 ms
+ * after one window is that window (measured: a collapse held "999 ms" at its second window
+ * and waited for a third, one second more of a frozen picture in about half of the runs).
+ */
+function held(now: number, since: number): number {
+  return now - since + WINDOW_SLACK_MS;
+}
+const WINDOW_SLACK_MS = 250;
 
 function rung(p: DownlinkProfile): number {
   return DOWNLINK_PROFILES.indexOf(p);

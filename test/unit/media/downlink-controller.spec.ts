@@ -367,6 +367,33 @@ describe('DownlinkController for a shared stream (receiver-side estimate, RTP-le
     expect(onNarrower.indexOf('audio')).toBe(3);
   });
 
+  it('durations are whole windows: windows a millisecond early decide at the same window as on time', () => {
+    // The logged collapse: its second window came 999 ms after the first and waited for a third.
+    const r = settled();
+    const early = measured(drop).map((w) => {
+      r.t -= 1; // each window 999 ms after the one before
+      return feed(r, w, 1, 'standard')[0];
+    });
+    expect(early.indexOf('low')).toBe(1);
+    // And a hold of calm windows is reached at the same count.
+    const onTime = settled();
+    const late = settled();
+    feed(onTime, { ...rx(590, 250, 0.4), nackPerSec: 30 }, 2, 'standard');
+    feed(late, { ...rx(590, 250, 0.4), nackPerSec: 30 }, 2, 'standard');
+    const count = (run: Run, jitter: number) => {
+      for (let i = 1; i <= 30; i++) {
+        run.t += jitter;
+        feed(run, rx(160, 1000), 1, 'standard');
+        if (run.c.served('standard') === 'standard') return i;
+      }
+      return -1;
+    };
+    expect(onTime.c.served('standard')).toBe('low');
+    const n = count(onTime, 0);
+    expect(n).toBeGreaterThan(0);
+    expect(count(late, -1)).toBe(n);
+  });
+
   it('a failed probe is taken back on the NACKs even while the reports flip between 0 and 94 % lost', () => {
     const r = shared();
     feed(r, rx(590, 1000), 10, 'standard');
