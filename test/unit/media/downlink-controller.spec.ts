@@ -638,6 +638,32 @@ describe('DownlinkController with padding probes (RTP-level members that can pad
     }
   });
 
+  it("a step to low the link carried as padding is not taken back on the collapsed REMB and the resumed stream's first reports", () => {
+    const toLowOnPadding = (): Run => {
+      const r = padded();
+      feed(r, rx(590, 800), 10, 'standard');
+      feed(r, rx(590, 100, 0.5), 12, 'standard');
+      while (!r.c.probe) feed(r, rx(37, 15), 1, 'standard');
+      // The padding's own reports covered it: no REMB to vouch (it stood at 19 kbit/s, as logged).
+      const seen = feed(r, rx(37, 19), 4, 'standard');
+      expect(seen[seen.length - 1]).toBe('low');
+      return r;
+    };
+    // As logged on a freed link: the REMB at 20-22, 5 % and 3 % lost (the tail sent before
+    // `audio`, counted once the stream resumed), 1 NACK a second.
+    const freed = toLowOnPadding();
+    const after = [
+      feed(freed, { ...rx(144, 20, 0), videoFractionLost: 0.05, nackPerSec: 1 }, 1, 'standard')[0],
+      feed(freed, { ...rx(154, 22, 0), videoFractionLost: 0.031, nackPerSec: 0 }, 1, 'standard')[0],
+      ...feed(freed, rx(160, 25), 3, 'standard'),
+    ];
+    expect(after).toEqual(['low', 'low', 'low', 'low', 'low']);
+    // A link that cannot carry it loses far more at once: back to audio.
+    const narrow = toLowOnPadding();
+    const back = feed(narrow, { ...rx(157, 66, 0), videoFractionLost: 0.86, nackPerSec: 32 }, 3, 'standard');
+    expect(back).toContain('audio');
+  });
+
   it("from audio, the probe pads up to low's rate", () => {
     const r = padded();
     feed(r, rx(590, 800), 10, 'standard');
