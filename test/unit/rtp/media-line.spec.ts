@@ -4,6 +4,7 @@ import type { RtpClock } from '../../../workers/media/rtp/clock';
 import { RtpMediaLine, type MediaLineContext } from '../../../workers/media/rtp/rtp-media-line';
 import { buildNack, buildPli, buildReceiverReport, buildRemb } from '../../../workers/media/rtp/rtcp';
 import { Vp8Packetizer } from '../../../workers/media/rtp/vp8-rtp';
+import { reportBlock } from './report-block';
 
 /** A video line we send VP8 on (with RTX) and receive on: a sendrecv client's m-line. */
 function videoLine(): { line: RtpMediaLine; clock: RtpClock & { t: number }; keyframeRequests: string[] } {
@@ -87,16 +88,7 @@ describe('RtpMediaLine RTCP', () => {
     const { line } = videoLine();
     const send = line.send;
     if (!send) throw new Error('no send stream');
-    const block = (ssrc: number, lost: number, highest: number) => ({
-      ssrc,
-      fractionLost: 0,
-      cumulativeLost: lost,
-      highestSequence: highest,
-      jitter: 0,
-      lastSr: 0,
-      delaySinceLastSr: 0,
-    });
-    line.onMessage(buildReceiverReport(3333, [block(1111, 4, 70_000), block(2222, 9, 70_500)]));
+    line.onMessage(buildReceiverReport(3333, [reportBlock(1111, 4, 70_000), reportBlock(2222, 9, 70_500)]));
     expect(send.stats.packetsLost).toBe(4);
     expect(send.stats.highestSequence).toBe(70_000);
     expect(send.stats.rtxPacketsLost).toBe(9);

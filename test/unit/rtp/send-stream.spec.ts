@@ -5,6 +5,7 @@ import { parseRtcp } from '../../../workers/media/rtp/rtcp';
 import { emptyRtpHeader, parseRtpHeader } from '../../../workers/media/rtp/rtp-packet';
 import { RtpSendStream } from '../../../workers/media/rtp/send-stream';
 import { Vp8Packetizer } from '../../../workers/media/rtp/vp8-rtp';
+import { reportBlock } from './report-block';
 
 /** A clock the test moves by hand; wall time = 1.7e12 ms + monotonic. */
 function fakeClock(): RtpClock & { t: number } {
@@ -223,16 +224,7 @@ describe('RtpSendStream', () => {
     const s = stream('video', clock, sent);
     const rtxSeqs = () => sent.filter((p) => p.readUInt32BE(8) === 0xcccc).map((p) => p.readUInt16BE(2));
     /** The remote's report block on our RTX stream: its highest sequence and cumulative lost. */
-    const report = (highest: number, lost: number) =>
-      s.onRtxReportBlock({
-        ssrc: 0xcccc,
-        fractionLost: 0,
-        cumulativeLost: lost,
-        highestSequence: highest,
-        jitter: 0,
-        lastSr: 0,
-        delaySinceLastSr: 0,
-      });
+    const report = (highest: number, lost: number) => s.onRtxReportBlock(reportBlock(0xcccc, lost, highest));
     const run = (ms: number) => {
       for (let t = 0; t < ms; t += 20) {
         clock.t += 20;
