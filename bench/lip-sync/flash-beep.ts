@@ -29,9 +29,16 @@ export const LUMA_THRESHOLD = 140;
 /** Events further apart than this are different events when onsets are paired. */
 export const PAIR_WINDOW_MS = 500;
 
-/** Frames between event k-1 and event k: 1.8–2.2 s, varied so the phase against the composite varies. */
-function gapFrames(k: number): number {
-  return 45 + ((k * 7) % 11);
+/**
+ * Frames between event k-1 and event k: 1.84 or 2.04 s. Both are 1 mod 5 frames, so each event
+ * falls one 40 ms frame later in the 200 ms cycle that the 25 fps sender shares with the server's
+ * 30 fps composite and its 15 fps profile (200 = 5·40 = 6·33.3 = 3·66.7): every 5 events sample
+ * each of the 5 phases once, as talkers whose events fall at any instant would. (The gaps used
+ * until 2026-12-07, 45 + (7k mod 11) frames, hit the phases 4, 2, 3, 2 and 0 times in 11 events,
+ * so a run's mean and p95 depended on which phase its composite grid put where.)
+ */
+export function gapFrames(k: number): number {
+  return k % 2 === 0 ? 46 : 51;
 }
 
 export interface SentEvent {
