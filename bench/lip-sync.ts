@@ -173,6 +173,8 @@ export interface LipSyncResult {
   recordingOffsets: number[];
   viewerOffsets: number[];
   chromiumOffsets: number[];
+  /** Chromium at its tracks, events whose flash the sender pushed on time. */
+  chromiumTrackOffsets: number[];
 }
 
 async function waitForRecording(server: ServerProcess, id: string): Promise<RecordingManifest> {
@@ -403,6 +405,7 @@ async function main(): Promise<void> {
       recordingOffsets: rec.events.map((e) => Math.round(e.offsetMs * 10) / 10),
       viewerOffsets: viewerEvents.map((e) => Math.round(e.offsetMs * 10) / 10),
       chromiumOffsets: chromiumEvents.map((e) => Math.round(e.offsetMs * 10) / 10),
+      chromiumTrackOffsets: trackClean.map((e) => Math.round(e.offsetMs * 10) / 10),
     };
     fs.mkdirSync(RESULTS_DIR, { recursive: true });
     const base = path.join(RESULTS_DIR, `lip-sync-${opts.label}`);
@@ -490,6 +493,7 @@ export function markdown(r: LipSyncResult): string {
     `Viewer offsets: ${r.viewerOffsets.join(' ')}`,
     '',
     ...(r.chromium ? [`Chromium viewer offsets: ${r.chromiumOffsets.join(' ')}`, ''] : []),
+    ...(r.chromiumTrack ? [`Chromium at its tracks, offsets: ${r.chromiumTrackOffsets.join(' ')}`, ''] : []),
   ].join('\n');
 }
 

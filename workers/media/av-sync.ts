@@ -83,6 +83,21 @@ export const UNSEEN_RTP_AUDIO_MS = -15;
 export const SENDER_REPORT_AUDIO_BIAS_MS = 0;
 /** The composite samples a participant's latest frame on a 30 fps grid: on average half a frame late. */
 export const COMPOSE_WAIT_MS = 1000 / 30 / 2;
+
+/**
+ * How much earlier than the applied delay a composite made at `fps` takes a participant's frames.
+ *
+ * The estimate counts COMPOSE_WAIT_MS, half a 30 fps frame, from a frame being due to its being
+ * composed; a composite made at a lower rate waits half of its own, longer frame on average (33 ms
+ * at 15 fps, 67 ms at 7.5). Without this the 15 fps composites (`low`, `standard`, and a
+ * `standard` recording) showed every participant's picture ~17 ms later against its sound than
+ * the 30 fps one (docs/lip-sync.md). Where each frame lands within that wait depends on the phase
+ * of the participant's camera against the composite's grid (fixed for a call, ±6.7 ms for a
+ * 25 fps camera at 15 fps): no lead removes that, only the systematic part.
+ */
+export function compositeLeadMs(fps: number): number {
+  return Math.max(0, 500 / fps - COMPOSE_WAIT_MS);
+}
 /** Longest hold of the video; beyond it the estimate is not trusted (a stuck audio buffer). */
 export const MAX_VIDEO_DELAY_MS = 400;
 /** Largest change of the applied delay per update: a step freezes or skips the picture that long. */
@@ -169,6 +184,19 @@ export class AvSync {
   frameAt(now: number): I420Frame | null {
     this.release(now);
     return this.shown;
+  }
+
+  /**
+   * The frame a composite made at `fps` shows at `now`: the newest that arrived at least
+   * videoDelayMs − compositeLeadMs(fps) ago (never before it arrived).
+   */
+  frameFor(fps: number, now: number): I420Frame | null {
+    this.release(now);
+    if (!this.enabled) return this.shown;
+    const due = now - this.delayMs + Math.min(this.delayMs, compositeLeadMs(fps));
+    let pick = this.shown;
+    for (let i = this.tail; i !== this.head && this.times[i] <= due; i = (i + 1) % RING) pick = this.frames[i];
+    return pick;
   }
 
   private release(now: number): void {

@@ -48,15 +48,13 @@ import { EgressHub } from './egress/egress-hub';
 import { validateSdp } from './sdp';
 import { DownlinkAdaptation } from './downlink-adaptation';
 import { UplinkMonitor } from './uplink-monitor';
+import { AUDIO_TICK_MS, BASE_FPS, baseFrameAt, frameDivisor } from './frame-grid';
 
 type Notify = (n: MediaNotification) => void;
 
 /** Everyone the room holds: WebRTC members (either stack) and ingested streams. */
 type AnyMember = PeerMember | IngressMember;
 
-/** The base video clock runs at the highest profile rate; slower profiles compose on every k-th tick. */
-const BASE_FPS = 30;
-const AUDIO_TICK_MS = 10;
 /** An input that sent nothing for this long shows its placeholder instead of a frozen picture. */
 const STALE_VIDEO_MS = 3000;
 /**
@@ -220,6 +218,7 @@ export class MediaRoom {
         useProfile: (name) => void this.useProfile(name),
         releaseProfile: (name) => this.releaseProfile(name),
         composeIn: (output, kind) => {
+          this.composingFps = output.profile.fps;
           Object.assign(this.otherLayout, this.layout);
           this.otherLayout.kind = kind;
           return output.compose(this.publisherIds, this.otherLayout, this.sourceOf);
@@ -642,16 +641,19 @@ export class MediaRoom {
     const p = this.peers.get(id);
     const src = this.tileSource;
     src.displayName = p?.displayName ?? '?';
-    src.frame = !p || p.videoMuted || this.nowMs - p.lastFrameAt > STALE_VIDEO_MS ? null : p.latestFrame;
+    src.frame =
+      !p || p.videoMuted || this.nowMs - p.lastFrameAt > STALE_VIDEO_MS ? null : p.frameFor(this.composingFps);
     return src;
   };
   private nowMs = 0;
+  /** The rate of the composite being made: its members' frames are taken for it (AvSync.frameFor). */
+  private composingFps = BASE_FPS;
 
   private onTick(tick: number, now: number): void {
-    this.onAudioTick(now);
     // Media time counts skipped ticks too: after a stall video resumes at the right frame.
     const mediaMs = (tick + this.clock.skippedTicks) * AUDIO_TICK_MS;
-    const frame = Math.floor((mediaMs * BASE_FPS) / 1000);
+    this.onAudioTick(now, mediaMs);
+    const frame = baseFrameAt(mediaMs);
     if (frame !== this.lastVideoFrame) {
       this.lastVideoFrame = frame;
       this.onVideoTick(frame, now);
@@ -667,12 +669,14 @@ export class MediaRoom {
       // rate), so a recorded profile is still composed at full rate but encoded for peers less.
       // (Fewer new pictures for a capture that is behind was tried: x264 saves ~20 %, and under
       // 16 busy loops the recordings lost as much sound; docs/overload.md.)
-      const toPeers = tick % frameDivisor(this.quality.fps(out.profile.fps)) === 0;
+      const peerFps = this.quality.fps(out.profile.fps);
+      const toPeers = tick % frameDivisor(peerFps) === 0;
       const recorded = this.recorder !== null && this.recorder.profile === out.profile.name;
       // Egress encodes, like the recorder, keep the profile's full rate.
       const toRecorder =
         (recorded || this.egress.encodes(out.profile.name)) && tick % frameDivisor(out.profile.fps) === 0;
       if (!toPeers && !toRecorder) continue;
+      this.composingFps = toRecorder ? out.profile.fps : peerFps;
       const frame = out.compose(this.publisherIds, this.layout, this.sourceOf);
       if (toPeers) {
         out.send(frame, now);
@@ -686,7 +690,7 @@ export class MediaRoom {
     this.egress.onVideoTick(tick);
   }
 
-  private onAudioTick(now: number): void {
+  private onAudioTick(now: number, mediaMs: number): void {
     const n = this.listeners.length;
     for (let i = 0; i < n; i++) {
       const p = this.listeners[i];
@@ -708,11 +712,13 @@ export class MediaRoom {
       // After a stall the clock skips ticks rather than bursting them at the peers; the
       // recording still needs that time (its audio is the master clock and must follow the
       // wall clock), so it gets silence for every skipped tick.
+      // Each chunk goes with its media time: the capture starts on a tick aligned with the frame grid.
       const skipped = this.clock.skippedTicks;
-      for (; this.recordedSkips < skipped; this.recordedSkips++) this.recorder.pushAudio(this.silence);
-      this.recorder.pushAudio(this.mixAll);
+      for (; this.recordedSkips < skipped; this.recordedSkips++)
+        this.recorder.pushAudio(this.silence, mediaMs - (skipped - this.recordedSkips) * AUDIO_TICK_MS);
+      this.recorder.pushAudio(this.mixAll, mediaMs);
     }
-    this.egress.pushAudio(this.mixAll, this.silence);
+    this.egress.pushAudio(this.mixAll, this.silence, mediaMs);
     const changed = this.speaker.update(this.levels, now);
     if (changed !== null) {
       this.layout.speakerId = changed;
@@ -983,11 +989,6 @@ export class MediaRoom {
       w.at = now;
     }
   }
-}
-
-/** Every how many 30 fps base ticks a composite of `fps` is made (7.5 fps → every 4th). */
-function frameDivisor(fps: number): number {
-  return Math.max(1, Math.round(BASE_FPS / fps));
 }
 
 function round1(x: number): number {

@@ -137,9 +137,9 @@ export class ParticipantPeer implements PeerMember {
     return this.announcer ? this.announcer.sdp(sdp) : sdp;
   }
 
-  /** The inbound picture to compose now: the newest frame older than the lip-sync delay. */
-  get latestFrame(): I420Frame | null {
-    return this.avSync.frameAt(performance.now());
+  /** The inbound picture a composite made at `fps` takes now (AvSync.frameFor: behind by the lip-sync delay). */
+  frameFor(fps: number): I420Frame | null {
+    return this.avSync.frameFor(fps, performance.now());
   }
 
   /**

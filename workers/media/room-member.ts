@@ -22,8 +22,11 @@ export interface RoomMember {
   readonly profile: Profile;
   audioMuted: boolean;
   videoMuted: boolean;
-  /** Latest decoded inbound picture and when it arrived (performance.now()). */
-  readonly latestFrame: I420Frame | null;
+  /**
+   * The inbound picture a composite made at `fps` takes now (lip sync: AvSync.frameFor), and when
+   * the latest picture arrived (performance.now()).
+   */
+  frameFor(fps: number): I420Frame | null;
   readonly lastFrameAt: number;
   readonly hasAudio: boolean;
   readonly hasVideo: boolean;

@@ -5,6 +5,7 @@ import type { Logger } from '../kernel/logger';
 import type { I420Frame } from './engine/video/i420';
 import { RecordingCancelledError } from '../kernel/errors';
 import { COMPOSITE_VIDEO_DELAY_MS, RecordingSegmenter } from './recorder/recording-segmenter';
+import { isCaptureStart } from './frame-grid';
 
 /**
  * The room's feed into a recording: the composite of the recording profile (shared with any
@@ -21,6 +22,13 @@ export class RoomRecorder {
   private ended = false;
   /** Media is fed only once ffmpeg runs; until then the room's clocks simply skip the recorder. */
   private running = false;
+  /**
+   * Set at the first tick of the running capture that lies on the frame grid (isCaptureStart):
+   * from there every picture lands exactly COMPOSITE_VIDEO_DELAY_MS after its frame time, in every
+   * recording. Up to 100 ms (30 fps) or 200 ms (15 fps) of the start are not captured for it.
+   */
+  private feeding = false;
+  private readonly fps: number;
   private startup: Promise<void> | null = null;
   private stopping: Promise<MediaRequestMap['recording.stop']['res']> | null = null;
 
@@ -31,6 +39,7 @@ export class RoomRecorder {
   ) {
     this.recordingId = req.recordingId;
     this.profile = req.profile;
+    this.fps = profile.fps;
     this.segmenter = new RecordingSegmenter({
       recordingId: req.recordingId,
       dir: path.resolve(req.dir),
@@ -72,11 +81,17 @@ export class RoomRecorder {
   }
 
   pushVideo(frame: I420Frame): void {
-    if (this.running && !this.ended) this.segmenter.pushVideo(frame);
+    if (this.feeding && !this.ended) this.segmenter.pushVideo(frame);
   }
 
-  pushAudio(samples: Int16Array): void {
-    if (this.running && !this.ended) this.segmenter.pushAudio(samples);
+  /** The room's mix for the tick at `mediaMs`; the capture begins at a tick on the frame grid. */
+  pushAudio(samples: Int16Array, mediaMs: number): void {
+    if (!this.running || this.ended) return;
+    if (!this.feeding) {
+      if (!isCaptureStart(mediaMs, this.fps, COMPOSITE_VIDEO_DELAY_MS)) return;
+      this.feeding = true;
+    }
+    this.segmenter.pushAudio(samples);
   }
 
   /** Whether stop() has been called (the capture is ending or has ended). */

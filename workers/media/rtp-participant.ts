@@ -442,9 +442,9 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
       this.log.error('no shared encoder for the downlink (codec addon missing)', { codec: this.videoCodec });
   }
 
-  /** The inbound picture to compose now: the newest frame older than the lip-sync delay. */
-  get latestFrame(): I420Frame | null {
-    return this.avSync.frameAt(performance.now());
+  /** The inbound picture a composite made at `fps` takes now (AvSync.frameFor: behind by the lip-sync delay). */
+  frameFor(fps: number): I420Frame | null {
+    return this.avSync.frameFor(fps, performance.now());
   }
 
   /** One lip-sync step (about once a second, MediaRoom.updateAvSync). */

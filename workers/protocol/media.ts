@@ -184,8 +184,14 @@ export interface RoomMediaSettings {
   downlinkVideoHoldMs?: number;
 }
 
-/** See RoomMediaSettings.downlinkVideoHoldMs. */
-export const DEFAULT_DOWNLINK_VIDEO_HOLD_MS = 30;
+/**
+ * See RoomMediaSettings.downlinkVideoHoldMs. 60 since every composite rate takes its frames
+ * COMPOSE_WAIT_MS after they are due (compositeLeadMs): a 15 fps composite now shows a picture
+ * ~17 ms sooner than before, and the receivers' own stacks (NetEq against a shorter video buffer:
+ * Chromium's ~8 ms, wrtc's ~21 ms) still play the sound later than the picture; 60 centres a
+ * Chromium and a wrtc receiver between them (docs/lip-sync.md, 2026-12-06 seventh session).
+ */
+export const DEFAULT_DOWNLINK_VIDEO_HOLD_MS = 60;
 
 /**
  * How this node's media reaches clients; per node (each machine has its own address), so it

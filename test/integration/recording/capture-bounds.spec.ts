@@ -325,7 +325,8 @@ describe('RoomRecorder: a stop that overtakes its start', () => {
     expect(await started).toMatchObject({ name: 'RecordingCancelledError' });
     expect(ended).toEqual([[expect.any(Boolean), 'stopped', 'stopped', none]]);
     // The media loop's pushes are ignored from now on; nothing was recorded and the FIFO is gone.
-    recorder.pushAudio(new Int16Array(AUDIO_SAMPLES_PER_PUSH));
+    // (40 ms: a tick on which a running capture would begin.)
+    recorder.pushAudio(new Int16Array(AUDIO_SAMPLES_PER_PUSH), 40);
     expect((await fs.readdir(`${root}/${recordingId}`)).sort()).toEqual(['segments']);
     for (const s of await listSegments(`${root}/${recordingId}`))
       expect((await fs.stat(`${root}/${recordingId}/segments/${s}`)).size).toBe(0);

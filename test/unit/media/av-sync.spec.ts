@@ -2,6 +2,7 @@ import type { RawStat } from '../../../workers/media/downlink-stats';
 import {
   AvSync,
   COMPOSE_WAIT_MS,
+  compositeLeadMs,
   inboundCounters,
   MAX_VIDEO_DELAY_MS,
   SENDER_REPORT_AUDIO_BIAS_MS,
@@ -11,6 +12,7 @@ import {
 } from '../../../workers/media/av-sync';
 import { createI420, type I420Frame } from '../../../workers/media/engine/video/i420';
 import { JitterBuffer } from '../../../workers/media/engine/audio/jitter-buffer';
+import { AUDIO_TICK_MS, baseFrameAt, frameDivisor } from '../../../workers/media/frame-grid';
 
 function frame(tag: number): I420Frame {
   const f = createI420(16, 16);
@@ -227,5 +229,78 @@ describe('JitterBuffer mean wait', () => {
     }
     expect(jb.takeMeanWaitMs()).toBeCloseTo(25, 1);
     expect(jb.takeMeanWaitMs()).toBeNull();
+  });
+});
+
+describe('AvSync per composite rate', () => {
+  /** An AvSync holding video back by ~`delayMs` (RTP-level estimate, steady). */
+  function delayed(delayMs: number): AvSync {
+    const s = new AvSync();
+    for (let i = 0; i < 20; i++) s.updateRtp(delayMs - UNSEEN_RTP_AUDIO_MS + COMPOSE_WAIT_MS, 0);
+    return s;
+  }
+
+  /**
+   * A 25 fps camera whose frames arrive at phase `phaseMs`, composed at `fps` on the room's grid
+   * (10 ms ticks, base frames at 0, 40, 70, 100 … ms): the mean time from a frame's arrival to the
+   * first composite that shows it or a newer one, less the applied delay.
+   */
+  function meanWait(fps: number, phaseMs: number, take: (s: AvSync, now: number) => I420Frame | null): number {
+    const s = delayed(40);
+    const arrivals: number[] = [];
+    const firstShown: number[] = [];
+    let nextArrival = phaseMs;
+    let last = -1;
+    for (let t = 0; t < 4000; t += AUDIO_TICK_MS) {
+      while (nextArrival <= t) {
+        const f = frame(arrivals.length); // 100 frames in 4 s: the tag is the frame's index
+        arrivals.push(nextArrival);
+        s.push(f, nextArrival);
+        nextArrival += 40;
+      }
+      const base = baseFrameAt(t);
+      if (base === last) continue;
+      last = base;
+      if (base % frameDivisor(fps) !== 0) continue;
+      const shown = take(s, t);
+      const index = shown ? shown.data[0] : -1;
+      for (let i = 0; i <= index; i++) if (firstShown[i] === undefined) firstShown[i] = t;
+    }
+    let sum = 0;
+    let n = 0;
+    // Skip the start (delay ramping, first frames).
+    for (let i = 40; i < firstShown.length; i++) {
+      sum += firstShown[i] - arrivals[i];
+      n++;
+    }
+    return sum / n - s.videoDelayMs;
+  }
+
+  it('shows every composite rate its frames COMPOSE_WAIT_MS after they are due, on average over camera phases', () => {
+    for (const fps of [30, 15]) {
+      let withLead = 0;
+      let without = 0;
+      const phases = 40;
+      for (let phase = 0; phase < phases; phase++) {
+        withLead += meanWait(fps, phase + 0.5, (s, now) => s.frameFor(fps, now)) / phases;
+        without += meanWait(fps, phase + 0.5, (s, now) => s.frameAt(now)) / phases;
+      }
+      expect(withLead).toBeGreaterThan(COMPOSE_WAIT_MS - 1.5);
+      expect(withLead).toBeLessThan(COMPOSE_WAIT_MS + 1.5);
+      // Without the lead a 15 fps composite waits half of its own frame: ~17 ms more.
+      if (fps === 15) expect(without - withLead).toBeCloseTo(compositeLeadMs(15), 0);
+    }
+  });
+
+  it('never takes a frame earlier than its arrival, whatever the lead', () => {
+    const s = delayed(8);
+    expect(compositeLeadMs(7.5)).toBeGreaterThan(s.videoDelayMs);
+    s.push(frame(1), 0);
+    s.push(frame(2), 100);
+    expect(s.frameFor(7.5, 99)?.data[0]).toBe(1);
+    expect(s.frameFor(7.5, 100)?.data[0]).toBe(2);
+    // The 30 fps composite takes what frameAt gives.
+    expect(s.frameFor(30, 100 + s.videoDelayMs - 1)?.data[0]).toBe(1);
+    expect(s.frameAt(100 + s.videoDelayMs)?.data[0]).toBe(2);
   });
 });

@@ -15,6 +15,7 @@ import type { Logger } from '../../kernel/logger';
 import type { I420Frame } from '../engine/video/i420';
 import { ProfileOutput } from '../profile-output';
 import { COMPOSITE_VIDEO_DELAY_MS, RecordingSegmenter } from '../recorder/recording-segmenter';
+import { frameDivisor, isCaptureStart } from '../frame-grid';
 import { RemuxDestination, redactUrl } from './remux-destination';
 import { TsFanout } from './ts-fanout';
 
@@ -45,6 +46,8 @@ interface EncodeGroup {
   readonly fifoDir: string;
   readonly destinations: Map<string, RemuxDestination>;
   running: boolean;
+  /** Running and past its first tick on the frame grid: takes media from then on. */
+  feeding: boolean;
   ending: Promise<void> | null;
   feedSkips: number;
 }
@@ -156,7 +159,7 @@ export class EgressHub {
   pushRoomFrame(profile: Profile, frame: I420Frame): void {
     for (let i = 0; i < this.groupList.length; i++) {
       const g = this.groupList[i];
-      if (g.running && g.own === null && g.profile.name === profile) g.encoder.pushVideo(frame);
+      if (g.feeding && g.own === null && g.profile.name === profile) g.encoder.pushVideo(frame);
     }
   }
 
@@ -164,18 +167,26 @@ export class EgressHub {
   onVideoTick(tick: number): void {
     for (let i = 0; i < this.groupList.length; i++) {
       const g = this.groupList[i];
-      if (!g.running || g.own === null || g.layout === null) continue;
-      if (tick % Math.max(1, Math.round(30 / g.profile.fps)) !== 0) continue;
+      if (!g.feeding || g.own === null || g.layout === null) continue;
+      if (tick % frameDivisor(g.profile.fps) !== 0) continue;
       g.encoder.pushVideo(this.hooks.composeIn(g.own, g.layout));
     }
   }
 
-  pushAudio(mixAll: Int16Array, silence: Int16Array): void {
+  /** The mix for the tick at `mediaMs` (skipped ticks lie just before it). */
+  pushAudio(mixAll: Int16Array, silence: Int16Array, mediaMs: number): void {
     if (this.groupList.length === 0) return;
     const skipped = this.hooks.skippedTicks();
     for (let i = 0; i < this.groupList.length; i++) {
       const g = this.groupList[i];
       if (!g.running) continue;
+      // As for recordings, the encode begins on a tick of the frame grid (isCaptureStart), so
+      // its picture lands exactly COMPOSITE_VIDEO_DELAY_MS after the sound of its time.
+      if (!g.feeding) {
+        g.feedSkips = skipped;
+        if (!isCaptureStart(mediaMs, g.profile.fps, COMPOSITE_VIDEO_DELAY_MS)) continue;
+        g.feeding = true;
+      }
       // As for recordings: the encode's audio is its clock and must follow the wall clock.
       for (; g.feedSkips < skipped; g.feedSkips++) g.encoder.pushAudio(silence);
       g.encoder.pushAudio(mixAll);
@@ -254,6 +265,7 @@ export class EgressHub {
       fifoDir,
       destinations: new Map(),
       running: false,
+      feeding: false,
       ending: null,
       feedSkips: this.hooks.skippedTicks(),
     };
@@ -277,6 +289,7 @@ export class EgressHub {
 
   private async failGroup(g: EncodeGroup, reason: string): Promise<void> {
     g.running = false;
+    g.feeding = false;
     await Promise.all([...g.destinations.values()].map((d) => d.fail(reason)));
     await this.endGroup(g);
   }
@@ -298,6 +311,7 @@ export class EgressHub {
   private async doEndGroup(g: EncodeGroup): Promise<void> {
     const wasRunning = g.running;
     g.running = false;
+    g.feeding = false;
     if (this.groups.get(g.key) === g) {
       this.groups.delete(g.key);
       this.groupList = [...this.groups.values()];

@@ -26,6 +26,10 @@ export class IngressMember implements RoomMember {
   videoMuted = false;
   latestFrame: I420Frame | null = null;
   lastFrameAt = 0;
+  /** An ingested stream is not lip-synced here: every output shows its latest picture. */
+  frameFor(): I420Frame | null {
+    return this.latestFrame;
+  }
   hasAudio = false;
   hasVideo = false;
   readonly jitter = new JitterBuffer();

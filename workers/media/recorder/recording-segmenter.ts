@@ -122,6 +122,16 @@ const PROGRESS_LINE = /^([a-z_0-9]+)=\s*(\S*)$/;
 export const COMPOSITE_VIDEO_DELAY_MS = 40;
 
 /**
+ * Frames that must exist once a frame arriving after `audioSamples` samples of audio is written:
+ * the new frame takes the slot whose interval contains the audio time plus the video delay, i.e.
+ * index floor(t * fps). (round(t * fps) frames would put every frame about one frame early:
+ * measured 34 ms at 15 and 30 fps.)
+ */
+export function framesDue(audioSamples: number, fps: number, videoDelaySamples: number): number {
+  return Math.floor(((audioSamples + videoDelaySamples) * fps) / AUDIO_SAMPLE_RATE) + 1;
+}
+
+/**
  * Turns the room's composed I420 frames and mixed PCM into MPEG-TS segments (H.264 + AAC) with
  * one ffmpeg process driven through fluent-ffmpeg.
  *
@@ -531,14 +541,8 @@ export class RecordingSegmenter {
     return false; // stopping, stopped or died: late ticks of the media loop are ignored
   }
 
-  /**
-   * Frames that must exist once a frame arriving now is written: the new frame takes the slot
-   * whose interval contains the current audio time, i.e. index floor(t * fps). (round(t * fps)
-   * frames would put every frame about one frame early: measured 34 ms at 15 and 30 fps.)
-   */
   private framesDue(): number {
-    const at = this.counters.audioSamplesWritten + this.videoDelaySamples;
-    return Math.floor((at * this.opts.fps) / AUDIO_SAMPLE_RATE) + 1;
+    return framesDue(this.counters.audioSamplesWritten, this.opts.fps, this.videoDelaySamples);
   }
 
   /** `duplicates`: how many of the copies repeat an earlier picture (for the stats). */
