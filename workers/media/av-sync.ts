@@ -195,7 +195,8 @@ export class AvSync {
     if (!this.enabled) return this.shown;
     const due = now - this.delayMs + Math.min(this.delayMs, compositeLeadMs(fps));
     let pick = this.shown;
-    for (let i = this.tail; i !== this.head && this.times[i] <= due; i = (i + 1) % RING) pick = this.frames[i];
+    for (let i = this.tail; i !== this.head && this.times[i] <= due; i = (i + 1) % RING)
+      pick = this.frames[i];
     return pick;
   }
 

@@ -642,7 +642,9 @@ export class MediaRoom {
     const src = this.tileSource;
     src.displayName = p?.displayName ?? '?';
     src.frame =
-      !p || p.videoMuted || this.nowMs - p.lastFrameAt > STALE_VIDEO_MS ? null : p.frameFor(this.composingFps);
+      !p || p.videoMuted || this.nowMs - p.lastFrameAt > STALE_VIDEO_MS
+        ? null
+        : p.frameFor(this.composingFps);
     return src;
   };
   private nowMs = 0;

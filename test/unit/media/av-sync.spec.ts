@@ -245,7 +245,11 @@ describe('AvSync per composite rate', () => {
    * (10 ms ticks, base frames at 0, 40, 70, 100 … ms): the mean time from a frame's arrival to the
    * first composite that shows it or a newer one, less the applied delay.
    */
-  function meanWait(fps: number, phaseMs: number, take: (s: AvSync, now: number) => I420Frame | null): number {
+  function meanWait(
+    fps: number,
+    phaseMs: number,
+    take: (s: AvSync, now: number) => I420Frame | null,
+  ): number {
     const s = delayed(40);
     const arrivals: number[] = [];
     const firstShown: number[] = [];
