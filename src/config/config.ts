@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import {
   DEFAULT_DOWNLINK_VIDEO_HOLD_MS,
+  DEFAULT_PEER_VIDEO_HOLD_MS,
   LAYOUTS,
   LOG_LEVELS,
   PROFILES,
@@ -63,6 +64,8 @@ const schema = z.object({
    * receiver does not re-align gaps under 30 ms itself (docs/lip-sync.md, "The downlink").
    */
   DOWNLINK_VIDEO_HOLD_MS: z.coerce.number().int().min(0).max(200).default(DEFAULT_DOWNLINK_VIDEO_HOLD_MS),
+  /** The same for the per-peer path (VIDEO_ENCODE=per-peer: libwebrtc encodes the composite per peer). */
+  PEER_VIDEO_HOLD_MS: z.coerce.number().int().min(0).max(200).default(DEFAULT_PEER_VIDEO_HOLD_MS),
   RECORDING_CONCURRENCY: positiveInt.max(16).default(1),
   RECORDING_PROFILE: z.enum(PROFILES).default('high'),
   RECORDING_SEGMENT_SECONDS: positiveInt.max(60).default(2),
@@ -182,6 +185,7 @@ export interface AppConfig {
     readonly videoEncode: 'per-peer' | 'shared';
     readonly avSync: 'on' | 'off';
     readonly downlinkVideoHoldMs: number;
+    readonly peerVideoHoldMs: number;
   };
   readonly redisKeyPrefix: string;
   readonly limits: {
@@ -394,6 +398,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       videoEncode: e.VIDEO_ENCODE,
       avSync: e.AV_SYNC,
       downlinkVideoHoldMs: e.DOWNLINK_VIDEO_HOLD_MS,
+      peerVideoHoldMs: e.PEER_VIDEO_HOLD_MS,
     },
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     limits: {

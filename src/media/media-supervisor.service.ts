@@ -204,5 +204,6 @@ export function defaultProbeSettings(config: AppConfig): RoomMediaSettings {
     videoEncode: config.media.videoEncode,
     avSync: config.media.avSync,
     downlinkVideoHoldMs: config.media.downlinkVideoHoldMs,
+    peerVideoHoldMs: config.media.peerVideoHoldMs,
   };
 }

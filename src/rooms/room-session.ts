@@ -39,6 +39,7 @@ export function newRoomSession(room: Room, config: AppConfig): RoomSession {
       videoEncode: config.media.videoEncode,
       avSync: config.media.avSync,
       downlinkVideoHoldMs: config.media.downlinkVideoHoldMs,
+      peerVideoHoldMs: config.media.peerVideoHoldMs,
     },
     participants: new Map(),
     activeSpeakerId: null,

@@ -16,6 +16,7 @@ import type {
 } from '../protocol/media';
 import {
   DEFAULT_DOWNLINK_VIDEO_HOLD_MS,
+  DEFAULT_PEER_VIDEO_HOLD_MS,
   OUTPUT_PROFILES,
   QUALITY_LEVELS,
   RECORDING_STOP_AT_CLOSE_MS,
@@ -959,6 +960,7 @@ export class MediaRoom {
       out = new ProfileOutput(
         OUTPUT_PROFILES[name],
         this.settings.downlinkVideoHoldMs ?? DEFAULT_DOWNLINK_VIDEO_HOLD_MS,
+        this.settings.peerVideoHoldMs ?? DEFAULT_PEER_VIDEO_HOLD_MS,
       );
       this.outputs.set(name, out);
       this.outputList = [...this.outputs.values()];

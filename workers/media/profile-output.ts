@@ -4,6 +4,7 @@ import { Compositor, type TileSource } from './engine/video/compositor';
 import type { I420Frame } from './engine/video/i420';
 import { planLayout, type Tile } from './engine/video/layout';
 import type { RtpPeer } from './rtp';
+import { PeerFrameHold } from './peer-frame-hold';
 import { SharedVideoEncoder } from './shared-video-encoder';
 import { RTCVideoSource, type WrtcVideoSource } from './wrtc';
 
@@ -35,12 +36,23 @@ export class ProfileOutput {
   /** At most one per codec (h264, vp8): an array, walked every tick without allocating. */
   private readonly shared: SharedVideoEncoder[] = [];
 
-  /** `sharedHoldMs`: the shared encoders' send hold (RoomMediaSettings.downlinkVideoHoldMs). */
+  /** Composites on their way to the per-peer source, when the per-peer path holds its picture. */
+  private readonly peerHold: PeerFrameHold | null;
+
+  /**
+   * `sharedHoldMs`: the shared encoders' send hold (RoomMediaSettings.downlinkVideoHoldMs);
+   * `peerHoldMs`: the per-peer source's (RoomMediaSettings.peerVideoHoldMs).
+   */
   constructor(
     readonly profile: OutputProfile,
     private readonly sharedHoldMs = 0,
+    peerHoldMs = 0,
   ) {
     this.compositor = new Compositor(profile.width, profile.height);
+    this.peerHold =
+      peerHoldMs > 0
+        ? new PeerFrameHold(profile.width, profile.height, peerHoldMs, (f) => this.source.onFrame(f))
+        : null;
   }
 
   /** Joins, leaves, layout and speaker changes mark the plan stale; the next tick re-plans. */
@@ -66,7 +78,8 @@ export class ProfileOutput {
   /** `now`: the tick time (performance.now() based), the shared encoder's RTP timestamp. */
   send(frame: I420Frame, now: number): void {
     this.sentFrames++;
-    this.source.onFrame(frame);
+    if (this.peerHold) this.peerHold.push(frame, now);
+    else this.source.onFrame(frame);
     for (let i = 0; i < this.shared.length; i++) this.shared[i].encode(frame, now);
   }
 
@@ -105,6 +118,7 @@ export class ProfileOutput {
   }
 
   close(): void {
+    this.peerHold?.close();
     this.track.stop();
     for (const encoder of this.shared) encoder.close();
     this.shared.length = 0;

@@ -182,6 +182,11 @@ export interface RoomMediaSettings {
    * each picture with the sound of the same instant (docs/lip-sync.md, "The downlink").
    */
   downlinkVideoHoldMs?: number;
+  /**
+   * The per-peer path's picture (the composite libwebrtc encodes for each wrtc peer) is handed to
+   * its encoders this long after its tick (PEER_VIDEO_HOLD_MS; absent: DEFAULT_PEER_VIDEO_HOLD_MS).
+   */
+  peerVideoHoldMs?: number;
 }
 
 /**
@@ -192,6 +197,15 @@ export interface RoomMediaSettings {
  * Chromium and a wrtc receiver between them (docs/lip-sync.md, 2026-12-06 seventh session).
  */
 export const DEFAULT_DOWNLINK_VIDEO_HOLD_MS = 60;
+
+/**
+ * See RoomMediaSettings.peerVideoHoldMs. Measured with `VIDEO_ENCODE=per-peer` once every composite
+ * rate took its frames COMPOSE_WAIT_MS after they were due: without a hold a wrtc and a Chromium
+ * receiver heard the sound 50 and 46 ms after the picture on average (docs/lip-sync.md, "Run to
+ * run"). Less than the shared path's hold: libwebrtc's per-peer encode and pacer delay the picture
+ * more than the shared encode does, and no shared stream invites the receiver's own A/V sync.
+ */
+export const DEFAULT_PEER_VIDEO_HOLD_MS = 45;
 
 /**
  * How this node's media reaches clients; per node (each machine has its own address), so it
