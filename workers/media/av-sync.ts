@@ -192,7 +192,7 @@ export class AvSync {
    */
   frameFor(fps: number, now: number): I420Frame | null {
     this.release(now);
-    if (!this.enabled) return this.shown;
+    // Off, the delay is 0 and so is the lead: the newest frame, as frameAt gives.
     const due = now - this.delayMs + Math.min(this.delayMs, compositeLeadMs(fps));
     let pick = this.shown;
     for (let i = this.tail; i !== this.head && this.times[i] <= due; i = (i + 1) % RING)

@@ -4,9 +4,12 @@ import { Compositor, type TileSource } from './engine/video/compositor';
 import type { I420Frame } from './engine/video/i420';
 import { planLayout, type Tile } from './engine/video/layout';
 import type { RtpPeer } from './rtp';
-import { PeerFrameHold } from './peer-frame-hold';
+import { FrameHold } from './frame-hold';
 import { SharedVideoEncoder } from './shared-video-encoder';
 import { RTCVideoSource, type WrtcVideoSource } from './wrtc';
+
+/** Composites held at once on the per-peer path: 30 fps with a 100 ms hold needs 4. */
+const PEER_HOLD_SLOTS = 6;
 
 export interface LayoutState {
   kind: LayoutKind;
@@ -37,7 +40,9 @@ export class ProfileOutput {
   private readonly shared: SharedVideoEncoder[] = [];
 
   /** Composites on their way to the per-peer source, when the per-peer path holds its picture. */
-  private readonly peerHold: PeerFrameHold | null;
+  private readonly peerHold: FrameHold | null;
+  /** What the per-peer source is handed for a held composite (its data is the held copy; the source copies it). */
+  private readonly heldFrame: I420Frame;
 
   /**
    * `sharedHoldMs`: the shared encoders' send hold (RoomMediaSettings.downlinkVideoHoldMs);
@@ -49,11 +54,14 @@ export class ProfileOutput {
     peerHoldMs = 0,
   ) {
     this.compositor = new Compositor(profile.width, profile.height);
-    this.peerHold =
-      peerHoldMs > 0
-        ? new PeerFrameHold(profile.width, profile.height, peerHoldMs, (f) => this.source.onFrame(f))
-        : null;
+    this.heldFrame = { width: profile.width, height: profile.height, data: new Uint8Array(0) };
+    this.peerHold = peerHoldMs > 0 ? new FrameHold(PEER_HOLD_SLOTS, peerHoldMs, this.sendHeld, 1) : null;
   }
+
+  private readonly sendHeld = (data: Uint8Array): void => {
+    this.heldFrame.data = data;
+    this.source.onFrame(this.heldFrame);
+  };
 
   /** Joins, leaves, layout and speaker changes mark the plan stale; the next tick re-plans. */
   invalidate(): void {
@@ -78,7 +86,7 @@ export class ProfileOutput {
   /** `now`: the tick time (performance.now() based), the shared encoder's RTP timestamp. */
   send(frame: I420Frame, now: number): void {
     this.sentFrames++;
-    if (this.peerHold) this.peerHold.push(frame, now);
+    if (this.peerHold) this.peerHold.push(frame.data, false, now);
     else this.source.onFrame(frame);
     for (let i = 0; i < this.shared.length; i++) this.shared[i].encode(frame, now);
   }

@@ -2,6 +2,7 @@ import type { OutputProfile, Profile, SharedEncoderStats, SharedVideoCodec } fro
 import type { Logger } from '../kernel/logger';
 import { VideoEncoder, type EncodedVideoFrame } from './engine/codec';
 import type { I420Frame } from './engine/video/i420';
+import { FrameHold } from './frame-hold';
 import { H264Packetizer, mediaTimestamp, Vp8Packetizer, type RtpPacketizer, type RtpPeer } from './rtp';
 
 /** Keyframes asked for by receivers (PLI/FIR, a new receiver) are at least this far apart. */
@@ -10,14 +11,6 @@ export const KEYFRAME_MIN_INTERVAL_MS = 500;
 export const KEYFRAME_FLOOR_SECONDS = 5;
 /** Encoded frames held for their send time at once (30 fps with a 100 ms hold needs 4). */
 const HOLD_SLOTS = 8;
-
-/** An encoded frame waiting for its send time (a copy: the encoder's output buffer is reused). */
-interface HeldFrame {
-  data: Uint8Array;
-  length: number;
-  keyframe: boolean;
-  tickMs: number;
-}
 
 /**
  * One profile's composite encoded ONCE in one codec (H.264 constrained baseline, x264
@@ -46,11 +39,8 @@ export class SharedVideoEncoder {
   private keyframeRequests = 0;
   private keyframesForced = 0;
   private closed = false;
-  /** A ring of frames waiting for their send time (holdMs > 0), filled in encode order. */
-  private readonly held: HeldFrame[] = [];
-  private heldHead = 0;
-  private heldCount = 0;
-  private holdTimer: NodeJS.Timeout | null = null;
+  /** Encoded frames waiting for their send time (holdMs > 0). */
+  private readonly hold: FrameHold | null;
 
   /**
    * Null when the codec addon is not available. `holdMs` (DOWNLINK_VIDEO_HOLD_MS): a frame leaves
@@ -94,9 +84,10 @@ export class SharedVideoEncoder {
   ) {
     this.encoder = encoder;
     this.packetizer = codec === 'h264' ? new H264Packetizer() : new Vp8Packetizer();
-    if (holdMs > 0)
-      for (let i = 0; i < HOLD_SLOTS; i++)
-        this.held.push({ data: new Uint8Array(0), length: 0, keyframe: false, tickMs: 0 });
+    this.hold =
+      holdMs > 0
+        ? new FrameHold(HOLD_SLOTS, holdMs, (data, keyframe, tickMs) => this.dispatch(data, keyframe, tickMs))
+        : null;
     this.log.info('shared video encoder open', { profile, codec, holdMs });
   }
 
@@ -137,7 +128,8 @@ export class SharedVideoEncoder {
   /** Resolves once no frame is in flight or held (tests and benchmarks step the encoder with it). */
   async idle(): Promise<void> {
     await this.encoder.idle();
-    while (this.heldCount > 0 && !this.closed) await new Promise((r) => setTimeout(r, this.holdMs));
+    while (this.hold && this.hold.held > 0 && !this.closed)
+      await new Promise((r) => setTimeout(r, this.holdMs));
   }
 
   stats(): SharedEncoderStats {
@@ -158,9 +150,7 @@ export class SharedVideoEncoder {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.holdTimer !== null) clearTimeout(this.holdTimer);
-    this.holdTimer = null;
-    this.heldCount = 0;
+    this.hold?.close();
     this.receivers.clear();
     this.awaitingKeyframe.clear();
     this.encoder.close();
@@ -179,39 +169,8 @@ export class SharedVideoEncoder {
     if (this.closed) return;
     const tickMs = f.pts / 1000;
     if (f.keyframe) this.lastKeyframeAt = Math.max(this.lastKeyframeAt, tickMs);
-    if (this.holdMs <= 0) {
-      this.dispatch(f.data, f.keyframe, tickMs);
-      return;
-    }
-    // A full ring (a stalled timer) sends its oldest frame early rather than losing it.
-    if (this.heldCount === HOLD_SLOTS) this.releaseOldest();
-    const slot = this.held[(this.heldHead + this.heldCount) % HOLD_SLOTS];
-    if (slot.data.length < f.data.length) slot.data = new Uint8Array(Math.ceil(f.data.length * 1.5));
-    slot.data.set(f.data);
-    slot.length = f.data.length;
-    slot.keyframe = f.keyframe;
-    slot.tickMs = tickMs;
-    this.heldCount++;
-    // A timer armed for an earlier frame fires first (frames are held in tick order); only an
-    // idle ring needs one now.
-    if (this.holdTimer === null) this.releaseDue();
-  }
-
-  /** Sends the held frames whose time has come, in order, and waits for the next one. */
-  private readonly releaseDue = (): void => {
-    this.holdTimer = null;
-    if (this.closed) return;
-    const now = performance.now();
-    while (this.heldCount > 0 && this.held[this.heldHead].tickMs + this.holdMs <= now) this.releaseOldest();
-    if (this.heldCount > 0)
-      this.holdTimer = setTimeout(this.releaseDue, this.held[this.heldHead].tickMs + this.holdMs - now);
-  };
-
-  private releaseOldest(): void {
-    const slot = this.held[this.heldHead];
-    this.heldHead = (this.heldHead + 1) % HOLD_SLOTS;
-    this.heldCount--;
-    this.dispatch(slot.data.subarray(0, slot.length), slot.keyframe, slot.tickMs);
+    if (this.hold) this.hold.push(f.data, f.keyframe, tickMs);
+    else this.dispatch(f.data, f.keyframe, tickMs);
   }
 
   private dispatch(data: Uint8Array, keyframe: boolean, tickMs: number): void {
