@@ -46,6 +46,37 @@ export function judge(r: ScenarioResult): CapacityTry {
   };
 }
 
+/** The figures of a lean-generator run (bench/lean-room.ts) the criterion reads. */
+export interface LeanRunFigures {
+  participants: number;
+  status: 'ok' | 'failed';
+  reason?: string;
+  participantsWithMedia: number;
+  rxFpsP5: number | null;
+  serverUnderrunRate: number | null;
+  /** Audio packets received / expected. */
+  audioReceivedRate: number | null;
+}
+
+/** Lean runs count no client-side concealment: the audio packets that arrive stand in for it. */
+export const MIN_AUDIO_RECEIVED = 0.99;
+
+/** The capacity criterion on a lean run: fps p5, server underruns, and >= 99 % of the audio arrived. */
+export function judgeLean(r: LeanRunFigures): CapacityTry {
+  const n = r.participants;
+  if (r.status !== 'ok') return { n, pass: false, why: r.reason ?? r.status };
+  const problems: string[] = [];
+  if (r.participantsWithMedia < n) problems.push(`${n - r.participantsWithMedia} without video`);
+  if (r.rxFpsP5 === null || r.rxFpsP5 < MIN_FPS_P5) problems.push(`fps p5 ${r.rxFpsP5}`);
+  if (r.serverUnderrunRate === null || r.serverUnderrunRate >= MAX_UNDERRUN_RATE)
+    problems.push(`server underruns ${((r.serverUnderrunRate ?? NaN) * 100).toFixed(2)} %`);
+  if (r.audioReceivedRate === null || r.audioReceivedRate < MIN_AUDIO_RECEIVED)
+    problems.push(`audio received ${((r.audioReceivedRate ?? NaN) * 100).toFixed(1)} %`);
+  const pct = (x: number | null, d: number): string => `${((x ?? 0) * 100).toFixed(d)} %`;
+  const why = `fps p5 ${r.rxFpsP5}, underruns ${pct(r.serverUnderrunRate, 3)}, audio ${pct(r.audioReceivedRate, 1)}`;
+  return problems.length > 0 ? { n, pass: false, why: problems.join(', ') } : { n, pass: true, why };
+}
+
 /** Which N to try next, or null when the answer is known to within one participant. */
 export function nextCapacityProbe(tried: readonly CapacityTry[]): number | null {
   if (tried.length === 0) return null;

@@ -19,8 +19,12 @@
  *                  RTP-level stack; issue #17), beside std-N (VIDEO_ENCODE=per-peer: one libwebrtc
  *                  encode per peer); shared-low-N and shared-high-N on those profiles;
  *                  shared-churn[-<K>] is churn with VIDEO_ENCODE=shared (a late joiner's first frame)
+ *   lean-<N>, lean-shared-<N>  one room of N on `standard`, per-peer / shared encode, served to
+ *                  the lean load generator (bench/lean-room.ts: RTP-level VP8 clients, one uplink
+ *                  encode for all): the server's capacity without the wrtc generator's cost
  * plus `baseline` (peer-to-peer latency), `capacity` (search on std-N), `capacity-shared` (the
- * same search on shared-N), `kernels` (micro-benchmark) and
+ * same search on shared-N), `capacity-lean` (both searches on the lean generator; the ×2 figure),
+ * `kernels` (micro-benchmark) and
  * `overload` (joins one by one up to twice the capacity, before/after admission control and
  * quality shedding; bench/overload.ts; not in the default run: it takes minutes) and
  * `adaptive-downlink` (one receiver's downlink shaped 3000 → 300/150 → 3000 kbit/s or losing
@@ -146,6 +150,7 @@ function isKnown(key: string): boolean {
       'baseline',
       'capacity',
       'capacity-shared',
+      'capacity-lean',
       'kernels',
       'overload',
       'egress',
@@ -153,7 +158,8 @@ function isKnown(key: string): boolean {
     ].includes(key) ||
     audioRoomSize(key) !== null ||
     specFor(key) !== null ||
-    h264RoomSize(key) !== null
+    h264RoomSize(key) !== null ||
+    leanRoomSpec(key) !== null
   );
 }
 
@@ -162,6 +168,17 @@ export function audioRoomSize(key: string): number | null {
   const m = /^audio-(\d+)$/.exec(key);
   const n = m ? Number(m[1]) : NaN;
   return n >= 2 && n <= 32 ? n : null;
+}
+
+export type LeanEncode = 'per-peer' | 'shared';
+
+/** `lean-<N>` (per-peer encode) or `lean-shared-<N>` (one shared encode), N 2..64; else null. */
+export function leanRoomSpec(key: string): { encode: LeanEncode; n: number } | null {
+  const m = /^lean-(shared-)?(\d+)$/.exec(key);
+  if (!m) return null;
+  const n = Number(m[2]);
+  if (n < 2 || n > 64) return null;
+  return { encode: m[1] ? 'shared' : 'per-peer', n };
 }
 
 /** N of an `h264-<N>` key (1..16), or null. */

@@ -59,10 +59,16 @@ export class CompositeReader {
   private readonly lastStamp: number[];
   private readonly lastChangeAt: number[];
 
+  /**
+   * `sendDelayMs[sender]`: how long after its stamp that sender's frames left (a load generator
+   * that encodes once and sends to each publisher at its own phase, bench/lean-room): taken off
+   * the stamp's age so latencies start where the frame was sent.
+   */
   constructor(
     private readonly pictures: readonly CanvasPicture[],
     private readonly canvasWidth: number,
     private readonly canvasHeight: number,
+    private readonly sendDelayMs: readonly number[] = [],
   ) {
     this.lastStamp = pictures.map(() => -1);
     this.lastChangeAt = pictures.map(() => 0);
@@ -116,7 +122,7 @@ export class CompositeReader {
       this.lastChangeAt[i] = receivedAt;
       c.fresh++;
       c.freshBySender[i] = (c.freshBySender[i] ?? 0) + 1;
-      c.latencies.push(age);
+      c.latencies.push(age - (this.sendDelayMs[i] ?? 0));
     }
   }
 }

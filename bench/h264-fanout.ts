@@ -22,7 +22,7 @@ import { setLogSink } from '../workers/kernel/logger';
 import { createVideoSink, type VideoSink } from '../workers/media/wrtc';
 import { CompositeReader, senderPictures } from './composite-reader';
 import { createRoom, signal, type ServerEndpoint } from './control-api';
-import { decodeInbound, h264Sender, joinSocket, rtpSession } from './h264-endpoint';
+import { decodeInbound, h264Sender, joinSocket, rtpSession } from './rtp-endpoint';
 import { SOURCE_HEIGHT, SOURCE_WIDTH } from './media-sender';
 import { TreeSampler } from './process-tree';
 import { ServerProcess } from './server-process';

@@ -14,14 +14,13 @@
  */
 import { CompositeReader, senderPictures } from './composite-reader';
 import { createRoom } from './control-api';
-import { decodeInbound, h264Sender, rtpSession } from './h264-endpoint';
+import { decodeInbound, h264Sender, quietRtpLogs, rtpSession } from './rtp-endpoint';
 import { SOURCE_HEIGHT, SOURCE_WIDTH } from './media-sender';
 import { TreeSampler } from './process-tree';
 import type { RunOptions } from './scenario';
 import { ServerProcess } from './server-process';
 import { percentile, round } from './stats';
 import { benchNow } from './ticker';
-import { setLogSink } from '../workers/kernel/logger';
 
 type N = number | null;
 
@@ -75,12 +74,7 @@ export async function runH264Room(key: string, n: number, opts: RunOptions): Pro
     await server.stop();
   };
   const untrack = opts.track(teardown);
-  // The in-process RtpPeers log every state change (and libdatachannel's DTLS failures between
-  // two of its own peers, which rtpSession retries): counted, kept off the progress output.
-  let dtlsRetries = 0;
-  setLogSink((line) => {
-    if (line.includes('DTLS handshake failed')) dtlsRetries++;
-  });
+  const logs = quietRtpLogs();
   try {
     await server.start({});
     sampler = new TreeSampler(server.pid);
@@ -147,7 +141,7 @@ export async function runH264Room(key: string, n: number, opts: RunOptions): Pro
       latencyP50Ms: round(percentile(latencies, 50)),
       latencyP95Ms: round(percentile(latencies, 95)),
       latencySamples: latencies.length,
-      dtlsRetries,
+      dtlsRetries: logs.dtlsRetries,
       cpuRatioToVp8: null,
       serverProblems: server.problems().slice(-10),
     };
@@ -162,7 +156,7 @@ export async function runH264Room(key: string, n: number, opts: RunOptions): Pro
   } finally {
     await teardown();
     untrack();
-    setLogSink((line) => process.stdout.write(line + '\n'));
+    logs.restore();
   }
 }
 

@@ -19,6 +19,11 @@ const CHUNK = SAMPLE_RATE / 100;
 const TONE_AMPLITUDE = 0.05 * 32767;
 const BOX = 80;
 
+/** Where in the 15 fps frame interval participant `index` sends: spread as independent cameras are. */
+export function senderPhaseMs(index: number): number {
+  return (index * 17) % Math.round(1000 / SOURCE_FPS);
+}
+
 export class MediaSender {
   readonly videoSource = new RTCVideoSource();
   readonly audioSource = new RTCAudioSource();
@@ -64,7 +69,7 @@ export class MediaSender {
 
   start(): void {
     // Stagger senders across the frame interval, as independent cameras would be.
-    this.videoTicker.start((this.index * 17) % Math.round(1000 / SOURCE_FPS));
+    this.videoTicker.start(senderPhaseMs(this.index));
     this.audioTicker.start();
   }
 

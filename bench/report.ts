@@ -11,6 +11,7 @@ import type { ScenarioResult } from './aggregate';
 import type { BaselineResult } from './baseline';
 import type { CapacityResult } from './capacity';
 import { h264Markdown, type H264RoomResult } from './h264-room';
+import { leanMarkdown, type LeanCapacity, type LeanRoomResult } from './lean-room';
 import type { TargetCheck } from './targets';
 
 export interface MachineInfo {
@@ -34,6 +35,9 @@ export interface BenchReport {
   scenarios: ScenarioResult[];
   /** The `h264-<N>` scenarios (bench/h264-room.ts). */
   h264: H264RoomResult[];
+  /** The `lean-<N>` / `lean-shared-<N>` runs and the `capacity-lean` search (bench/lean-room.ts). */
+  lean: LeanRoomResult[];
+  leanCapacity: LeanCapacity;
   capacity: CapacityResult | null;
   /** The same search with VIDEO_ENCODE=shared (`capacity-shared`). */
   capacityShared: CapacityResult | null;
@@ -188,6 +192,7 @@ export function markdown(r: BenchReport): string {
   }
   lines.push(...churnSection(r.scenarios));
   lines.push(...h264Markdown(r.h264));
+  lines.push(...leanMarkdown(r.lean, r.leanCapacity));
   for (const [title, c] of [
     ['Capacity', r.capacity],
     ['Capacity with one shared VP8 encode (VIDEO_ENCODE=shared)', r.capacityShared],

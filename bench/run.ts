@@ -15,8 +15,9 @@ import type { ScenarioResult } from './aggregate';
 import { runBaseline, type BaselineResult } from './baseline';
 import { capacityResult, judge, nextCapacityProbe, type CapacityResult } from './capacity';
 import { runAudioRoom, type AudioRoomResult } from './audio-room';
-import { audioRoomSize, h264RoomSize, parseCli, specFor, type CliOptions } from './catalog';
+import { audioRoomSize, h264RoomSize, leanRoomSpec, parseCli, specFor, type CliOptions } from './catalog';
 import { runH264Room, type H264RoomResult } from './h264-room';
+import { runLeanRoom, searchLeanCapacity, type LeanCapacity, type LeanRoomResult } from './lean-room';
 import { runClusterBench } from './cluster';
 import { EGRESS_SECTIONS, runEgressBench, type EgressBenchResult } from './egress';
 import { overloadMarkdown, runOverload } from './overload';
@@ -25,7 +26,7 @@ import { machineInfo, writeReport, type BenchReport } from './report';
 import { runScenario, type RunOptions } from './scenario';
 import { mallocTunables } from './server-process';
 import { runSoak, soakMarkdown, type SoakResult } from './soak';
-import { checkTargets, sharedEncodeTargets } from './targets';
+import { checkTargets, leanCapacityTargets, sharedEncodeTargets } from './targets';
 
 const RESULTS_DIR = path.resolve(__dirname, '../../bench/results');
 const CLEANUP_TIMEOUT_MS = 15_000;
@@ -114,6 +115,18 @@ async function main(opts: CliOptions): Promise<void> {
     if (n === null) continue;
     label = `${++step}/${steps} ${key}`;
     h264.push(await runH264Room(key, n, runOpts));
+  }
+  const lean: LeanRoomResult[] = [];
+  for (const key of opts.keys) {
+    if (leanRoomSpec(key) === null) continue;
+    label = `${++step}/${steps} ${key}`;
+    lean.push(await runLeanRoom(key, runOpts));
+  }
+  const leanCapacity: LeanCapacity = { perPeer: null, shared: null };
+  if (opts.keys.includes('capacity-lean')) {
+    label = `${++step}/${steps} capacity-lean`;
+    leanCapacity.perPeer = await searchLeanCapacity('per-peer', opts.capacityRuns + 4, runOpts, lean);
+    leanCapacity.shared = await searchLeanCapacity('shared', opts.capacityRuns + 4, runOpts, lean);
   }
   /** Bisects on one room of N on `standard`, per-peer encodes (`std-N`) or one shared (`shared-N`). */
   const searchCapacity = async (prefix: 'std' | 'shared'): Promise<CapacityResult> => {
@@ -276,11 +289,14 @@ async function main(opts: CliOptions): Promise<void> {
     baseline,
     scenarios: results,
     h264,
+    lean,
+    leanCapacity,
     capacity,
     capacityShared,
     targets: [
       ...checkTargets(results, capacity, machine.nproc),
       ...sharedEncodeTargets(results, capacity, capacityShared),
+      ...leanCapacityTargets(lean, leanCapacity),
     ],
     kernels,
     audioRoom,

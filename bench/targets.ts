@@ -3,7 +3,8 @@
  * is written down as a miss.
  */
 import type { ScenarioResult } from './aggregate';
-import { judge, MIN_FPS_P5, type CapacityResult } from './capacity';
+import { judge, judgeLean, MIN_FPS_P5, type CapacityResult } from './capacity';
+import type { LeanCapacity, LeanRoomResult } from './lean-room';
 import { AUDIO_GAP_TARGET_MS } from './churn';
 import { FREEZE_GAP_MS } from './synthetic-participant';
 
@@ -181,6 +182,54 @@ export function sharedEncodeTargets(
   const b = p95(shared);
   out.push({
     target: 'shared encode: latency p95 no worse than per-peer (runs within capacity)',
+    measured: `shared worst ${b ?? 'n/a'} ms, per-peer worst ${a ?? 'n/a'} ms`,
+    verdict: a === null || b === null ? 'n/a' : b <= a + 20 ? 'PASS' : 'MISS',
+  });
+  return out;
+}
+
+/**
+ * Issue #17's targets measured with the lean load generator (bench/lean-room.ts): the server's
+ * capacity on each encode path without a wrtc generator on the same cores, the shared encode's
+ * CPU slope over its passing runs, and its latency against the per-peer runs within capacity.
+ */
+export function leanCapacityTargets(runs: readonly LeanRoomResult[], capacity: LeanCapacity): TargetCheck[] {
+  if (runs.length === 0) return [];
+  const out: TargetCheck[] = [];
+  const passing = (encode: LeanRoomResult['encode']) =>
+    runs.filter((r) => r.encode === encode && r.status === 'ok' && judgeLean(r).pass);
+  const shared = passing('shared');
+  const perPeer = passing('per-peer');
+  const fit = linearFit(shared.map((r) => [r.participants, r.serverCpuPercent ?? 0]));
+  out.push({
+    target: `shared encode, lean generator: <= ${SHARED_CPU_TARGET} % of a core per standard participant (slope over passing runs)`,
+    measured: fit
+      ? `${fit.slope.toFixed(1)} % per participant + ${fit.intercept.toFixed(1)} %`
+      : 'fewer than 3 passing shared runs',
+    verdict: fit ? (fit.slope <= SHARED_CPU_TARGET ? 'PASS' : 'MISS') : 'n/a',
+  });
+  const c = capacity.perPeer?.capacity ?? null;
+  const cs = capacity.shared?.capacity ?? null;
+  out.push({
+    target: 'shared encode, lean generator: capacity >= 2x per-peer on the same machine',
+    measured: `shared ${capacity.shared?.summary ?? 'not searched'}; per-peer ${capacity.perPeer?.summary ?? 'not searched'}`,
+    verdict:
+      c === null || cs === null
+        ? 'n/a'
+        : cs >= 2 * c
+          ? 'PASS'
+          : capacity.shared?.firstFailing === null
+            ? 'n/a'
+            : 'MISS',
+  });
+  const worst = (rs: LeanRoomResult[]) => {
+    const v = rs.map((r) => r.latencyP95Ms).filter((x): x is number => x !== null);
+    return v.length ? Math.max(...v) : null;
+  };
+  const a = worst(perPeer);
+  const b = worst(shared);
+  out.push({
+    target: 'shared encode, lean generator: latency p95 no worse than per-peer (runs within capacity)',
     measured: `shared worst ${b ?? 'n/a'} ms, per-peer worst ${a ?? 'n/a'} ms`,
     verdict: a === null || b === null ? 'n/a' : b <= a + 20 ? 'PASS' : 'MISS',
   });
