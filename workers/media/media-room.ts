@@ -16,6 +16,7 @@ import type {
 } from '../protocol/media';
 import {
   DEFAULT_DOWNLINK_VIDEO_HOLD_MS,
+  DOWNLINK_PROFILES,
   DEFAULT_PEER_VIDEO_HOLD_MS,
   OUTPUT_PROFILES,
   QUALITY_LEVELS,
@@ -858,7 +859,7 @@ export class MediaRoom {
     if (this.videoless.has(p.id)) return; // no video downlink: nothing to serve
     const was = this.servedOf(p);
     const target = this.downlink.served(p.id, this.ceilingOf(p));
-    if (was !== target) await this.serve(p, target);
+    if (was !== target) await this.serve(p, target, reason);
     else if (!always) return;
     const data = {
       participantId: p.id,
@@ -877,7 +878,11 @@ export class MediaRoom {
    * Points a peer's video sender at another composite, or at nothing for `audio` (no
    * renegotiation either way: the sender stays negotiated).
    */
-  private async serve(peer: PeerMember, profile: DownlinkProfile): Promise<void> {
+  private async serve(
+    peer: PeerMember,
+    profile: DownlinkProfile,
+    reason: DownlinkChangeReason,
+  ): Promise<void> {
     // An audio-only member has no video downlink to move (and holds no output).
     if (this.videoless.has(peer.id)) return;
     const suspended = this.audioServed.has(peer.id);
@@ -891,7 +896,9 @@ export class MediaRoom {
       if (!suspended && peer.profile === profile) return;
       const old = peer.profile;
       this.audioServed.delete(peer.id);
-      await peer.switchProfile(this.useProfile(profile));
+      // A step down for bandwidth breaks first: the link cannot carry what it has now.
+      const down = DOWNLINK_PROFILES.indexOf(profile) < DOWNLINK_PROFILES.indexOf(old);
+      await peer.switchProfile(this.useProfile(profile), !(down && reason === 'bandwidth'));
       if (!suspended) this.releaseProfile(old);
     }
     this.backlogBase.delete(peer.id);

@@ -233,7 +233,10 @@ export class ParticipantPeer implements PeerMember {
     }
   }
 
-  /** Switches the downlink to another profile's composite without renegotiation. */
+  /**
+   * Switches the downlink to another profile's composite without renegotiation (seamless by
+   * itself: libwebrtc's encoder goes on with the new track's frames).
+   */
   async switchProfile(output: ProfileOutput): Promise<void> {
     this.profile = output.profile.name;
     if (this.videoSender) await this.videoSender.replaceTrack(output.track);

@@ -29,7 +29,10 @@ export class ProfileOutput {
   readonly source: WrtcVideoSource = new RTCVideoSource();
   readonly track: MediaStreamTrack = this.source.createTrack();
   readonly compositor: Compositor;
-  /** How many consumers (participants, the recorder) use this profile. */
+  /**
+   * How many consumers (participants, the recorder, a receiver's switch still leaving it) use
+   * this profile; the clock skips an output with none.
+   */
   users = 0;
   /** Frames handed to the peers' encoders (quality shedding compares it with frames sent). */
   sentFrames = 0;
@@ -95,14 +98,19 @@ export class ProfileOutput {
    * Adds an RTP-level receiver to the profile's shared encoder of `codec` (opened on first use);
    * returns the encoder (its keyframe requests go there), or null without the codec addon.
    */
-  attachShared(codec: SharedVideoCodec, peer: RtpPeer, log: Logger): SharedVideoEncoder | null {
+  attachShared(
+    codec: SharedVideoCodec,
+    peer: RtpPeer,
+    log: Logger,
+    onStart?: () => void,
+  ): SharedVideoEncoder | null {
     let encoder = this.shared.find((e) => e.codec === codec) ?? null;
     if (!encoder) {
       encoder = SharedVideoEncoder.create(this.profile, codec, log, this.sharedHoldMs);
       if (!encoder) return null;
       this.shared.push(encoder);
     }
-    encoder.attach(peer);
+    encoder.attach(peer, performance.now(), onStart);
     return encoder;
   }
 

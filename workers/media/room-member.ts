@@ -51,8 +51,13 @@ export interface PeerMember extends RoomMember {
   applyOffer(sdp: string, output: ProfileOutput, waitForCandidates?: boolean): Promise<string>;
   applyAnswer(sdp: string): Promise<void>;
   addIceCandidate(candidate: IceCandidateInit | null): Promise<void>;
-  /** Moves the downlink to another profile's composite, without renegotiation. */
-  switchProfile(output: ProfileOutput): Promise<void>;
+  /**
+   * Moves the downlink to another profile's composite, without renegotiation. `seamless`: keep
+   * the current picture coming until the new one can start (a receiver on a shared stream waits
+   * for that stream's keyframe); false when the link cannot carry the current one (a step down
+   * for bandwidth: what is still sent only fills the queue the new stream has to pass).
+   */
+  switchProfile(output: ProfileOutput, seamless?: boolean): Promise<void>;
   /**
    * The `audio` downlink (data saver): the video sender stays negotiated but is fed nothing;
    * switchProfile resumes it, without renegotiation.

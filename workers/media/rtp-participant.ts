@@ -131,6 +131,8 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
   private pendingNext = 0;
   private output: ProfileOutput | null = null;
   private encoder: SharedVideoEncoder | null = null;
+  /** The stream a profile switch goes to, until its first keyframe reaches us (attach()). */
+  private next: { output: ProfileOutput; encoder: SharedVideoEncoder; from: ProfileOutput } | null = null;
   private mids: string[] = [];
   private negotiated = false;
   private sendsVideo = false;
@@ -309,16 +311,14 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
   }
 
   /** The new profile's shared encoder gives this receiver a fresh keyframe (throttled). */
-  async switchProfile(output: ProfileOutput): Promise<void> {
+  async switchProfile(output: ProfileOutput, seamless = true): Promise<void> {
     this.profile = output.profile.name;
-    if (this.sendsVideo) this.attach(output);
+    if (this.sendsVideo) this.attach(output, seamless);
   }
 
   /** The `audio` downlink: off the shared encoder (switchProfile attaches it again). */
   async suspendVideo(): Promise<void> {
-    this.output?.detachShared(this.videoCodec, this.peer);
-    this.output = null;
-    this.encoder = null;
+    this.detachVideo();
   }
 
   async createServerOffer(): Promise<string | null> {
@@ -422,9 +422,7 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.output?.detachShared(this.videoCodec, this.peer);
-    this.output = null;
-    this.encoder = null;
+    this.detachVideo();
     this.peer.close();
     this.decoder.close();
     this.opusDecoder.close();
@@ -433,13 +431,71 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
     this.freeFrames.length = 0;
   }
 
-  private attach(output: ProfileOutput): void {
+  /**
+   * Puts this receiver on `output`'s shared stream. From no stream (the first attach, or back
+   * from `audio`) at once. From another profile's stream, make before break: the old stream
+   * keeps coming until the new one's first keyframe is handed to us, then the old one lets go
+   * (SharedVideoEncoder.attach's onStart). Breaking first froze the picture while that keyframe
+   * was made: up to the 500 ms keyframe throttle plus the downlink hold when the stream had just
+   * sent one. A switch still pending is dropped for a newer one.
+   */
+  private attach(output: ProfileOutput, seamless = false): void {
+    if (seamless && this.next?.output === output) return;
+    this.dropPendingSwitch();
     if (this.output === output) return;
-    this.output?.detachShared(this.videoCodec, this.peer);
+    const from = this.output;
+    if (!from || !seamless) {
+      from?.detachShared(this.videoCodec, this.peer);
+      this.output = output;
+      this.encoder = output.attachShared(this.videoCodec, this.peer, this.log);
+      if (!this.encoder) this.noEncoder();
+      return;
+    }
+    // The room counts us on the new profile from now on; this use keeps the old one composed
+    // until we leave it.
+    from.users++;
+    const encoder = output.attachShared(this.videoCodec, this.peer, this.log, () => {
+      if (this.next?.output !== output) return;
+      this.next = null;
+      this.leave(from);
+      this.output = output;
+      this.encoder = encoder;
+    });
+    if (encoder) {
+      this.next = { output, encoder, from };
+      return;
+    }
+    this.leave(from);
     this.output = output;
-    this.encoder = output.attachShared(this.videoCodec, this.peer, this.log);
-    if (!this.encoder)
-      this.log.error('no shared encoder for the downlink (codec addon missing)', { codec: this.videoCodec });
+    this.encoder = null;
+    this.noEncoder();
+  }
+
+  /** Leaves the stream a seamless switch came from (and the use that kept it composed). */
+  private leave(from: ProfileOutput): void {
+    from.detachShared(this.videoCodec, this.peer);
+    from.users = Math.max(0, from.users - 1);
+  }
+
+  /** A switch still waiting for its keyframe is given up: we stay on the stream we are on. */
+  private dropPendingSwitch(): void {
+    const pending = this.next;
+    if (!pending) return;
+    this.next = null;
+    pending.output.detachShared(this.videoCodec, this.peer);
+    pending.from.users = Math.max(0, pending.from.users - 1);
+  }
+
+  /** Off every shared stream (the current one and a switch's pending one). */
+  private detachVideo(): void {
+    this.dropPendingSwitch();
+    this.output?.detachShared(this.videoCodec, this.peer);
+    this.output = null;
+    this.encoder = null;
+  }
+
+  private noEncoder(): void {
+    this.log.error('no shared encoder for the downlink (codec addon missing)', { codec: this.videoCodec });
   }
 
   /** The inbound picture a composite made at `fps` takes now (AvSync.frameFor: behind by the lip-sync delay). */

@@ -30,6 +30,8 @@ export class SharedVideoEncoder {
    * last picture meanwhile), so they get nothing until the keyframe their attach asked for.
    */
   private readonly awaitingKeyframe = new Set<RtpPeer>();
+  /** Called right before a receiver's first frame (its keyframe) goes out: see attach(). */
+  private readonly onStart = new Map<RtpPeer, () => void>();
   private readonly encoder: VideoEncoder;
   private readonly packetizer: RtpPacketizer;
   private lastKeyframeAt = -Infinity;
@@ -95,16 +97,24 @@ export class SharedVideoEncoder {
     return this.receivers.size;
   }
 
-  /** A new receiver gets the stream from a fresh keyframe (within the throttle). */
-  attach(peer: RtpPeer, now = performance.now()): void {
+  /**
+   * A new receiver gets the stream from a fresh keyframe (within the throttle). `onStart` runs
+   * right before that keyframe is handed to the receiver: a receiver switching from another
+   * profile's stream stays on that one until then (make before break, RtpParticipant.attach),
+   * so the switch costs no frozen picture while this keyframe is made (up to the 500 ms throttle
+   * when the stream had one just before, plus the downlink hold).
+   */
+  attach(peer: RtpPeer, now = performance.now(), onStart?: () => void): void {
     this.receivers.add(peer);
     this.awaitingKeyframe.add(peer);
+    if (onStart) this.onStart.set(peer, onStart);
     this.requestKeyframe(now);
   }
 
   detach(peer: RtpPeer): void {
     this.receivers.delete(peer);
     this.awaitingKeyframe.delete(peer);
+    this.onStart.delete(peer);
   }
 
   requestKeyframe(now: number): void {
@@ -153,6 +163,7 @@ export class SharedVideoEncoder {
     this.hold?.close();
     this.receivers.clear();
     this.awaitingKeyframe.clear();
+    this.onStart.clear();
     this.encoder.close();
     this.log.info('shared video encoder closed', { profile: this.profile, codec: this.codec });
   }
@@ -176,7 +187,15 @@ export class SharedVideoEncoder {
   private dispatch(data: Uint8Array, keyframe: boolean, tickMs: number): void {
     const payloads = this.packetizer.packetize(data);
     const ts = mediaTimestamp(tickMs, 90000);
-    if (keyframe) this.awaitingKeyframe.clear();
+    if (keyframe) {
+      for (const peer of this.awaitingKeyframe) {
+        const start = this.onStart.get(peer);
+        if (!start) continue;
+        this.onStart.delete(peer);
+        start();
+      }
+      this.awaitingKeyframe.clear();
+    }
     for (const peer of this.receivers)
       if (!this.awaitingKeyframe.has(peer)) peer.sendVideoPayloads(payloads, ts, keyframe);
   }

@@ -98,4 +98,37 @@ describe('one VP8 encode per profile for every receiver (VIDEO_ENCODE=shared, re
     const left = await vp8Encoders(room);
     expect(left.find((e) => e.profile === 'standard')?.receivers).toBe(1);
   });
+  it('a switch between profiles keeps the picture coming (no gap over 500 ms), also into a stream that just sent its keyframe', async () => {
+    const room = 'shared-vp8-switch';
+    const a = await live.join(room, 'a', { colour: RED, toneHz: 440 });
+    const arrivals: Array<{ at: number; width: number }> = [];
+    const b = await live.join(room, 'b', {
+      colour: BLUE,
+      toneHz: 880,
+      onVideoFrame: (f, at) => arrivals.push({ at, width: f.width }),
+    });
+    const both = [RED, BLUE];
+    await waitFor(() => seesAll(a, both) && seesAll(b, both), 45000, 'both to see both colours');
+    // a opens the `low` stream: its first keyframe goes out now, so b's switch right after
+    // lands inside the keyframe throttle (500 ms) and b's keyframe waits for it. Before the
+    // switch was made before it broke, b got nothing meanwhile.
+    await a.setProfile('low', true);
+    await waitFor(() => (a.latestFrame?.width ?? 0) === 320, 30000, 'a to receive low');
+    const from = performance.now();
+    await b.setProfile('low', true);
+    await waitFor(
+      () => (b.latestFrame?.width ?? 0) === 320 && seesAll(b, both),
+      30000,
+      'b to see both at 320',
+    );
+    const switchedAt = arrivals.find((f) => f.at >= from && f.width === 320)!.at;
+    await new Promise((r) => setTimeout(r, 1000));
+    const around = arrivals.filter((f) => f.at >= from - 500 && f.at <= switchedAt + 1000);
+    let worst = 0;
+    for (let i = 1; i < around.length; i++) worst = Math.max(worst, around[i].at - around[i - 1].at);
+    expect(around.some((f) => f.width === 640 && f.at >= from)).toBe(true); // standard went on meanwhile
+    expect(worst).toBeLessThan(500);
+    const encoders = await vp8Encoders(room);
+    expect(encoders.map((e) => [e.profile, e.receivers])).toEqual([['low', 2]]);
+  });
 });

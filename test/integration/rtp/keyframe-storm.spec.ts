@@ -8,6 +8,7 @@ import { call, waitFor } from '../../helpers/signal';
 
 const ROOM = 'kf-storm';
 const STORM_MS = 5000;
+const STALL_MS = 4000;
 
 /**
  * Two H.264-only viewers (RtpPeers, as any H.264 endpoint) of one room; one of them sends a PLI
@@ -26,7 +27,11 @@ describe('a keyframe request storm from one H.264 receiver', () => {
   });
 
   /** An H.264-only receive-only session; retried when libdatachannel's own DTLS set-up fails (docs/rtp-stack.md). */
-  async function h264Viewer(name: string, stormy: boolean): Promise<RtpPeer> {
+  async function h264Viewer(
+    name: string,
+    stormy: boolean,
+    dropIncoming?: (sequenceNumber: number) => boolean,
+  ): Promise<RtpPeer> {
     for (let attempt = 0; ; attempt++) {
       const t = await token(live.server, ROOM, { identity: `${name}-${attempt}`, role: 'viewer' });
       const socket = io(live.server.url, { transports: ['websocket'], reconnection: false, forceNew: true });
@@ -37,6 +42,7 @@ describe('a keyframe request storm from one H.264 receiver', () => {
         send: false,
         receive: true,
         keyframeRequestIntervalMs: stormy ? 0 : 500,
+        simulateIncomingVideoLoss: dropIncoming,
       });
       opened.push({ peer, socket });
       peer.on('candidate', (c) => {
@@ -96,5 +102,37 @@ describe('a keyframe request storm from one H.264 receiver', () => {
     expect(h264[0].receivers).toBe(2);
     expect(stats.participants.filter((p) => p.role === 'viewer')).toHaveLength(2);
     expect(h264[0].keyframeRequests).toBeGreaterThan(100);
+  });
+  it("a viewer whose link all but stalls (9 in 10 video packets lost for 4 s: it NACKs and asks for keyframes) leaves the calm viewer's stream as it was", async () => {
+    await ensureRoom(live.server, ROOM);
+    if (live.clients.length === 0) await live.join(ROOM, 'cam', { colour: RED, toneHz: 440 });
+    let stalled = false;
+    const calm = await h264Viewer('calm-2', false);
+    // Nothing at all arriving would leave it nothing to NACK: one packet in ten gets through.
+    const stuck = await h264Viewer('stuck', false, (seq) => stalled && seq % 10 !== 0);
+    const frames = (p: RtpPeer) => p.getStats().video.receive?.framesReceived ?? 0;
+    const keyframes = (p: RtpPeer) => p.getStats().video.receive?.keyframesReceived ?? 0;
+    await waitFor(() => frames(calm) > 0 && frames(stuck) > 0, 20000, 'both viewers to receive');
+    const window = async (): Promise<{ frames: number; keyframes: number }> => {
+      const f0 = frames(calm);
+      const k0 = keyframes(calm);
+      await new Promise((r) => setTimeout(r, STALL_MS));
+      return { frames: frames(calm) - f0, keyframes: keyframes(calm) - k0 };
+    };
+    const before = await window();
+    const nacks0 = stuck.getStats().video.receive?.nacksSent ?? 0;
+    stalled = true;
+    const during = await window();
+    stalled = false;
+    const nacks = (stuck.getStats().video.receive?.nacksSent ?? 0) - nacks0;
+
+    expect(nacks).toBeGreaterThan(10); // the stalled viewer did ask (NACKs; PLIs once it gave up)
+    // The calm viewer: the same stream meanwhile, keyframes at most one per 500 ms.
+    expect(before.frames).toBeGreaterThan(30);
+    expect(during.frames).toBeGreaterThanOrEqual(Math.floor(before.frames * 0.7));
+    expect(during.keyframes).toBeLessThanOrEqual(STALL_MS / 500 + 1);
+    // ...and the stalled one gets its picture back once its link does.
+    const back = frames(stuck);
+    await waitFor(() => frames(stuck) > back + 15, 15000, 'the stalled viewer to receive again');
   });
 });

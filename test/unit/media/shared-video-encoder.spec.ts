@@ -131,6 +131,31 @@ describeCodecs('SharedVideoEncoder in VP8 (VIDEO_ENCODE=shared)', () => {
   fillI420(frame, rgbToYuv({ r: 220, g: 30, b: 30 }));
   const frameMs = 1000 / profile.fps;
 
+  it('a receiver switching in is started at its keyframe: onStart runs right before that keyframe reaches it, once', async () => {
+    const enc = SharedVideoEncoder.create(profile, 'vp8', new Logger('test'))!;
+    const a = new RecordingReceiver();
+    const b = new RecordingReceiver();
+    enc.attach(a.asPeer(), 1000);
+    const starts: number[] = [];
+    // b attaches 100 ms after a's keyframe: its keyframe waits for the 500 ms throttle.
+    for (let i = 0; i < 30; i++) {
+      const now = 1000 + i * frameMs;
+      if (i === 3) enc.attach(b.asPeer(), now, () => starts.push(b.frames.length));
+      enc.encode(frame, now);
+      await enc.idle();
+    }
+    enc.close();
+    expect(starts).toEqual([0]); // once, before b got anything
+    expect(b.frames[0].keyframe).toBe(true);
+    // b's keyframe is the stream's next one, within the throttle of a's first; a got every frame.
+    const at = a.frames.findIndex((f) => f.timestamp === b.frames[0].timestamp);
+    expect(at).toBeGreaterThan(3);
+    expect(a.frames[at].keyframe).toBe(true);
+    expect(at * frameMs).toBeLessThanOrEqual(KEYFRAME_MIN_INTERVAL_MS + frameMs);
+    expect(b.frames).toEqual(a.frames.slice(at));
+    expect(a.frames.length).toBe(30);
+  });
+
   it('hands every receiver the same VP8 payloads, a keyframe first and on request within the throttle', async () => {
     const enc = SharedVideoEncoder.create(profile, 'vp8', new Logger('test'))!;
     const a = new RecordingReceiver();
