@@ -30,9 +30,7 @@ export interface CapacityResult {
 export function judge(r: ScenarioResult): CapacityTry {
   const n = r.participants;
   if (r.status !== 'ok') return { n, pass: false, why: r.reason ?? r.status };
-  const problems: string[] = [];
-  if (r.participantsWithMedia < n) problems.push(`${n - r.participantsWithMedia} without video`);
-  if (r.rxFpsP5 === null || r.rxFpsP5 < MIN_FPS_P5) problems.push(`fps p5 ${r.rxFpsP5}`);
+  const problems = videoProblems(r);
   if (r.audioUnderrunRate === null || r.audioUnderrunRate >= MAX_UNDERRUN_RATE) {
     problems.push(
       `audio underrun ${r.audioUnderrunRate === null ? 'n/a' : (r.audioUnderrunRate * 100).toFixed(2) + ' %'}`,
@@ -65,9 +63,7 @@ export const MIN_AUDIO_RECEIVED = 0.99;
 export function judgeLean(r: LeanRunFigures): CapacityTry {
   const n = r.participants;
   if (r.status !== 'ok') return { n, pass: false, why: r.reason ?? r.status };
-  const problems: string[] = [];
-  if (r.participantsWithMedia < n) problems.push(`${n - r.participantsWithMedia} without video`);
-  if (r.rxFpsP5 === null || r.rxFpsP5 < MIN_FPS_P5) problems.push(`fps p5 ${r.rxFpsP5}`);
+  const problems = videoProblems(r);
   if (r.serverUnderrunRate === null || r.serverUnderrunRate >= MAX_UNDERRUN_RATE)
     problems.push(`server underruns ${((r.serverUnderrunRate ?? NaN) * 100).toFixed(2)} %`);
   if (r.audioReceivedRate === null || r.audioReceivedRate < MIN_AUDIO_RECEIVED)
@@ -75,6 +71,19 @@ export function judgeLean(r: LeanRunFigures): CapacityTry {
   const pct = (x: number | null, d: number): string => `${((x ?? 0) * 100).toFixed(d)} %`;
   const why = `fps p5 ${r.rxFpsP5}, underruns ${pct(r.serverUnderrunRate, 3)}, audio ${pct(r.audioReceivedRate, 1)}`;
   return problems.length > 0 ? { n, pass: false, why: problems.join(', ') } : { n, pass: true, why };
+}
+
+/** The video half of the criterion, shared by both judges: everyone receives, fps p5 >= 14. */
+function videoProblems(r: {
+  participants: number;
+  participantsWithMedia: number;
+  rxFpsP5: number | null;
+}): string[] {
+  const problems: string[] = [];
+  const missing = r.participants - r.participantsWithMedia;
+  if (missing > 0) problems.push(`${missing} without video`);
+  if (r.rxFpsP5 === null || r.rxFpsP5 < MIN_FPS_P5) problems.push(`fps p5 ${r.rxFpsP5}`);
+  return problems;
 }
 
 /** Which N to try next, or null when the answer is known to within one participant. */

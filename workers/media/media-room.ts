@@ -972,7 +972,7 @@ export class MediaRoom {
       this.outputs.set(name, out);
       this.outputList = [...this.outputs.values()];
     }
-    out.users++;
+    out.retain();
     return out;
   }
 
@@ -985,7 +985,7 @@ export class MediaRoom {
 
   private releaseProfile(name: Profile): void {
     const out = this.outputs.get(name);
-    if (out) out.users = Math.max(0, out.users - 1);
+    out?.release();
     // The output object (and its track) stays: peers may still hold its track in a sender,
     // and an idle output costs nothing because the clock skips it.
   }

@@ -94,6 +94,16 @@ export class ProfileOutput {
     for (let i = 0; i < this.shared.length; i++) this.shared[i].encode(frame, now);
   }
 
+  /** One more consumer: the clock composes this profile while it has any. */
+  retain(): void {
+    this.users++;
+  }
+
+  /** A consumer leaves; at none the clock skips the profile (the object stays). */
+  release(): void {
+    this.users = Math.max(0, this.users - 1);
+  }
+
   /**
    * Adds an RTP-level receiver to the profile's shared encoder of `codec` (opened on first use);
    * returns the encoder (its keyframe requests go there), or null without the codec addon.

@@ -453,7 +453,7 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
     }
     // The room counts us on the new profile from now on; this use keeps the old one composed
     // until we leave it.
-    from.users++;
+    from.retain();
     const encoder = output.attachShared(this.videoCodec, this.peer, this.log, () => {
       if (this.next?.output !== output) return;
       this.next = null;
@@ -474,7 +474,7 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
   /** Leaves the stream a seamless switch came from (and the use that kept it composed). */
   private leave(from: ProfileOutput): void {
     from.detachShared(this.videoCodec, this.peer);
-    from.users = Math.max(0, from.users - 1);
+    from.release();
   }
 
   /** A switch still waiting for its keyframe is given up: we stay on the stream we are on. */
@@ -483,7 +483,7 @@ export class RtpParticipant implements PeerMember, AdaptiveMember {
     if (!pending) return;
     this.next = null;
     pending.output.detachShared(this.videoCodec, this.peer);
-    pending.from.users = Math.max(0, pending.from.users - 1);
+    pending.from.release();
   }
 
   /** Off every shared stream (the current one and a switch's pending one). */
