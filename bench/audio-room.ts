@@ -32,46 +32,31 @@ import {
   type ServerEndpoint,
 } from './control-api';
 import { TreeSampler } from './process-tree';
+import { JanusProcess, JanusSession, janusMissing } from './janus';
 import { ServerProcess } from './server-process';
 import { percentile } from './stats';
+import { ownToneSuppressionDb, toneHz, type ToneSet } from './tones';
 
 const RESULTS_DIR = path.resolve(__dirname, '../../bench/results');
 const RATE = 48000;
 const FRAME = RATE / 100;
 /** Low enough that 15 tones summed never clip (clipping would put distortion at every frequency). */
 const AMPLITUDE = 0.05 * 32767;
-const RING_SECONDS = 2;
+/** What the ring keeps of each listener's audio: the longest analysis window allowed. */
+const RING_SECONDS = 8;
+/**
+ * The suppression is read from the last 4 s heard: a 1 s window's Goertzel bin (≈ 2 Hz with the
+ * Hann window) takes in twice the codec noise floor of a 4 s one's; the tones are steady, so the
+ * longer window only narrows the bin. Both are reported.
+ */
+export const DEFAULT_ANALYSIS_SECONDS = 4;
 
 const { RTCPeerConnection } = wrtc;
 const { RTCAudioSource, RTCAudioSink } = wrtc.nonstandard;
 
-function toneHz(i: number): number {
-  // 16 tones 80 Hz apart between 300 and 1500 Hz: far apart for a 1 s Goertzel, inside Opus's band.
-  return 300 + i * 80;
-}
-
-/**
- * Amplitude of `freq` in `x` (relative to full scale): Goertzel over the whole buffer with a
- * Hann window, so that the other 15 tones' spectral leakage does not read as the own tone.
- */
-function goertzel(x: Int16Array, rate: number, freq: number): number {
-  const k = (2 * Math.PI * freq) / rate;
-  const c = 2 * Math.cos(k);
-  let s1 = 0;
-  let s2 = 0;
-  const n = x.length;
-  for (let i = 0; i < n; i++) {
-    const w = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (n - 1));
-    const s = (w * x[i]) / 32768 + c * s1 - s2;
-    s2 = s1;
-    s1 = s;
-  }
-  const power = s1 * s1 + s2 * s2 - c * s1 * s2;
-  return (4 * Math.sqrt(Math.max(0, power))) / n;
-}
-
 class AudioParticipant {
   socket: Socket | null = null;
+  janus: JanusSession | null = null;
   pc: InstanceType<typeof RTCPeerConnection> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private sink: InstanceType<typeof RTCAudioSink> | null = null;
@@ -84,8 +69,10 @@ class AudioParticipant {
     readonly roomId: string,
     /** False: sends a silent track (a listener who does not speak). */
     readonly speaks: boolean,
+    readonly tones: ToneSet,
   ) {}
 
+  /** Our server: a join token over REST, then the browser's signaling over socket.io. */
   async join(server: ServerEndpoint): Promise<JoinedPayload> {
     const token = await provisionJoin(server, this.roomId, `audio-${this.index}`);
     const socket = io(server.url, { transports: ['websocket'], reconnection: false, forceNew: true });
@@ -118,6 +105,41 @@ class AudioParticipant {
         await signal(socket, 'answer', { sdp: pc.localDescription?.sdp });
       })().catch(() => undefined);
     });
+    this.attachMedia(pc);
+    await pc.setLocalDescription(await pc.createOffer());
+    const answer = await signal<{ sdp: string }>(socket, 'offer', { sdp: pc.localDescription?.sdp });
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+  }
+
+  /**
+   * Janus AudioBridge, as its own demo page does: join the room, then `configure` with an
+   * offer (candidates gathered into it: Janus answers with its own in the SDP).
+   */
+  async joinJanus(url: string, room: number): Promise<void> {
+    const janus = await JanusSession.open(url);
+    this.janus = janus;
+    await janus.message({ request: 'join', room, display: `audio-${this.index}` });
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    this.pc = pc;
+    this.attachMedia(pc);
+    const gathered = new Promise<void>((resolve) => {
+      pc.onicecandidate = (e) => {
+        if (!e.candidate) resolve();
+      };
+    });
+    await pc.setLocalDescription(await pc.createOffer());
+    await Promise.race([gathered, sleep(5000)]);
+    const reply = await janus.message(
+      { request: 'configure', muted: false },
+      { type: 'offer', sdp: pc.localDescription?.sdp ?? '' },
+    );
+    if (reply.jsep?.type !== 'answer')
+      throw new Error(`janus configure: no answer (${JSON.stringify(reply.data)})`);
+    await pc.setRemoteDescription({ type: 'answer', sdp: reply.jsep.sdp });
+  }
+
+  /** The tone (or silence) up, what is heard into the ring. */
+  private attachMedia(pc: InstanceType<typeof RTCPeerConnection>): void {
     pc.ontrack = (e) => {
       if (e.track.kind !== 'audio') return;
       const sink = new RTCAudioSink(e.track);
@@ -132,9 +154,6 @@ class AudioParticipant {
       };
     };
     this.startTone(pc);
-    await pc.setLocalDescription(await pc.createOffer());
-    const answer = await signal<{ sdp: string }>(socket, 'offer', { sdp: pc.localDescription?.sdp });
-    await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
   }
 
   private startTone(pc: InstanceType<typeof RTCPeerConnection>): void {
@@ -142,7 +161,7 @@ class AudioParticipant {
     pc.addTrack(source.createTrack());
     const samples = new Int16Array(FRAME);
     const data = { samples, sampleRate: RATE, bitsPerSample: 16, channelCount: 1, numberOfFrames: FRAME };
-    const step = (2 * Math.PI * toneHz(this.index)) / RATE;
+    const step = (2 * Math.PI * toneHz(this.index, this.tones)) / RATE;
     let phase = 0;
     const started = Date.now();
     let sent = 0;
@@ -158,17 +177,27 @@ class AudioParticipant {
     }, 10);
   }
 
-  /** The last second heard: own tone vs the mean of the other speakers', in dB below them. */
-  suppressionDb(speakers: number): number {
-    const len = RATE;
+  /** Audio payload bytes received so far (getStats, inbound-rtp): the downlink's Opus rate. */
+  async audioBytesReceived(): Promise<number> {
+    if (!this.pc) return 0;
+    let bytes = 0;
+    const report = (await this.pc.getStats()) as Map<
+      string,
+      { type: string; kind?: string; bytesReceived?: number }
+    >;
+    report.forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') bytes += s.bytesReceived ?? 0;
+    });
+    return bytes;
+  }
+
+  /** The last `seconds` heard: own tone vs the mean of the other speakers', in dB below them. */
+  suppressionDb(speakers: number, seconds: number): number {
+    const len = Math.min(Math.round(RATE * seconds), this.ring.length);
     const x = new Int16Array(len);
     for (let i = 0; i < len; i++)
       x[i] = this.ring[(this.written - len + i + this.ring.length * 4) % this.ring.length];
-    const own = goertzel(x, RATE, toneHz(this.index));
-    let others = 0;
-    for (let j = 0; j < speakers; j++) if (j !== this.index) others += goertzel(x, RATE, toneHz(j));
-    others /= speakers - 1;
-    return 20 * Math.log10(others / Math.max(own, 1e-9));
+    return ownToneSuppressionDb(x, RATE, this.index, speakers, this.tones);
   }
 
   close(): void {
@@ -179,12 +208,20 @@ class AudioParticipant {
     }
     this.pc?.close();
     this.socket?.disconnect();
+    this.janus?.close();
   }
 }
+
+export type AudioStack = 'wrtc' | 'rtp' | 'janus';
 
 interface Options {
   n: number;
   speakers: number;
+  /** Who serves the room: our server with AUDIO_ONLY_STACK=wrtc or rtp, or Janus AudioBridge. */
+  stack: AudioStack;
+  tones: ToneSet;
+  /** Seconds of what each listener heard last that the suppression is read from. */
+  analysisSeconds: number;
   warmupMs: number;
   measureMs: number;
   env: Record<string, string>;
@@ -194,7 +231,8 @@ export interface AudioRoomResult {
   date: string;
   participants: number;
   speakers: number;
-  stack: 'wrtc' | 'rtp';
+  stack: AudioStack;
+  tones: ToneSet;
   connected: number;
   env: Record<string, string>;
   windowSeconds: number;
@@ -202,28 +240,84 @@ export interface AudioRoomResult {
   cpuPercentPerParticipant: number;
   cpuByRole: Record<string, number>;
   peakRssMb: number;
+  /** Own tone below the others', over the last `analysisSeconds` heard. */
   suppressionDb: { min: number; median: number };
-  audioUnderruns: number;
+  analysisSeconds: number;
+  /** The same over the last second only (the earlier runs' window). */
+  suppression1sDb: { min: number; median: number };
+  /** Median over the listeners of the audio payload rate each received, kbit/s (no RTP/UDP/IP headers). */
+  downlinkKbps: number;
+  /** Our server's underrun ticks per publisher tick, %; null for Janus (not exported). */
+  audioUnderruns: number | null;
   loadavg: number[];
   cores: number;
 }
 
-export async function runAudioRoom(opts: Options, progress: (l: string) => void): Promise<AudioRoomResult> {
+/** What runs the room: our server's process tree or Janus's process. */
+interface AudioServer {
+  pid: number;
+  join(p: AudioParticipant): Promise<void>;
+  underrunTicks(): Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+async function startOurs(opts: Options): Promise<AudioServer> {
   const server = new ServerProcess();
-  const ps: AudioParticipant[] = [];
-  const sampler = { s: null as TreeSampler | null };
+  await server.start({ ...opts.env, AUDIO_ONLY_STACK: opts.stack });
+  const roomId = 'bench-audio';
+  await createRoom(server, { roomId, profile: 'standard', maxParticipants: opts.n });
+  return {
+    pid: server.pid,
+    join: async (p) => {
+      const joined = await p.join(server);
+      await p.connect(joined);
+    },
+    underrunTicks: () =>
+      readMetrics(server)
+        .then((m) => metricSum(m, 'mcu_audio_underruns'))
+        .catch(() => null),
+    stop: () => server.stop(),
+  };
+}
+
+/**
+ * Janus AudioBridge with the room as its demo creates it, but mixing at 48 kHz (the issue's
+ * load); every other setting is Janus's default (Opus encoder `quality` 4, i.e. complexity 4,
+ * and Opus's own bitrate choice).
+ */
+async function startJanus(): Promise<AudioServer> {
+  const janus = new JanusProcess();
+  await janus.start();
+  const room = 1234;
+  const admin = await JanusSession.open(janus.url);
   try {
-    await server.start(opts.env);
-    sampler.s = new TreeSampler(server.pid);
-    sampler.s.start();
-    const roomId = 'bench-audio';
-    await createRoom(server, { roomId, profile: 'standard', maxParticipants: opts.n });
+    await admin.message({ request: 'create', room, sampling_rate: RATE, audiolevel_event: false });
+  } finally {
+    admin.close();
+  }
+  return {
+    pid: janus.pid,
+    join: (p) => p.joinJanus(janus.url, room),
+    underrunTicks: () => Promise.resolve(null),
+    stop: () => janus.stop(),
+  };
+}
+
+export async function runAudioRoom(opts: Options, progress: (l: string) => void): Promise<AudioRoomResult> {
+  const ps: AudioParticipant[] = [];
+  let server: AudioServer | null = null;
+  let sampler: TreeSampler | null = null;
+  try {
+    server = opts.stack === 'janus' ? await startJanus() : await startOurs(opts);
+    sampler = new TreeSampler(server.pid);
+    sampler.start();
     const connecting: Promise<void>[] = [];
     for (let i = 0; i < opts.n; i++) {
-      const p = new AudioParticipant(i, roomId, i < opts.speakers);
+      const p = new AudioParticipant(i, 'bench-audio', i < opts.speakers, opts.tones);
       ps.push(p);
-      const joined = await p.join(server);
-      connecting.push(p.connect(joined));
+      connecting.push(server.join(p));
+      // One join at a time up to its signaling; the media connects in parallel.
+      await sleep(50);
     }
     await Promise.all(connecting);
     const deadline = Date.now() + 30000;
@@ -231,21 +325,27 @@ export async function runAudioRoom(opts: Options, progress: (l: string) => void)
     const connected = ps.filter((p) => p.samplesReceived >= RATE).length;
     progress(`${connected}/${opts.n} participants hear the room; warming up ${opts.warmupMs / 1000} s`);
     await sleep(opts.warmupMs);
-    const m0 = await readMetrics(server).catch(() => new Map<string, number>());
-    sampler.s.beginWindow();
+    const u0 = await server.underrunTicks();
+    const bytes0 = await Promise.all(ps.map((p) => p.audioBytesReceived()));
+    sampler.beginWindow();
     const t0 = performance.now();
     await sleep(opts.measureMs);
-    const usage = sampler.s.endWindow();
+    const usage = sampler.endWindow();
     const seconds = (performance.now() - t0) / 1000;
-    const m1 = await readMetrics(server).catch(() => new Map<string, number>());
-    const sup = ps.filter((p) => p.speaks).map((p) => p.suppressionDb(opts.speakers));
-    const under = metricSum(m1, 'mcu_audio_underruns') - metricSum(m0, 'mcu_audio_underruns');
+    const u1 = await server.underrunTicks();
+    const bytes1 = await Promise.all(ps.map((p) => p.audioBytesReceived()));
+    const kbps = bytes1.map((b, i) => (8 * (b - bytes0[i])) / 1000 / seconds);
+    const speakers = ps.filter((p) => p.speaks);
+    const sup = speakers.map((p) => p.suppressionDb(opts.speakers, opts.analysisSeconds));
+    const sup1 = speakers.map((p) => p.suppressionDb(opts.speakers, 1));
     const r2 = (x: number) => Math.round(x * 10) / 10;
+    const minMedian = (xs: number[]) => ({ min: r2(Math.min(...xs)), median: r2(percentile(xs, 50)) });
     return {
       date: new Date().toISOString(),
       participants: opts.n,
       speakers: opts.speakers,
-      stack: opts.env.AUDIO_ONLY_STACK === 'wrtc' ? 'wrtc' : 'rtp',
+      stack: opts.stack,
+      tones: opts.tones,
       connected,
       env: opts.env,
       windowSeconds: r2(seconds),
@@ -253,16 +353,19 @@ export async function runAudioRoom(opts: Options, progress: (l: string) => void)
       cpuPercentPerParticipant: r2(usage.cpuPercent / opts.n),
       cpuByRole: Object.fromEntries(Object.entries(usage.cpuByRole).map(([k, v]) => [k, r2(v)])),
       peakRssMb: r2(usage.peakRssMb),
-      suppressionDb: { min: r2(Math.min(...sup)), median: r2(percentile(sup, 50)) },
+      suppressionDb: minMedian(sup),
+      analysisSeconds: opts.analysisSeconds,
+      suppression1sDb: minMedian(sup1),
+      downlinkKbps: r2(percentile(kbps, 50)),
       // Underrun ticks per publisher tick in the window.
-      audioUnderruns: r2((100 * under) / (opts.n * seconds * 100)),
+      audioUnderruns: u0 === null || u1 === null ? null : r2((100 * (u1 - u0)) / (opts.n * seconds * 100)),
       loadavg: os.loadavg().map(r2),
       cores: os.cpus().length,
     };
   } finally {
-    sampler.s?.stop();
+    sampler?.stop();
     for (const p of ps) p.close();
-    await server.stop();
+    await server?.stop();
   }
 }
 
@@ -270,43 +373,67 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export function markdown(rows: readonly AudioRoomResult[], command: string): string {
+export function markdown(
+  rows: readonly AudioRoomResult[],
+  command: string,
+  notes: readonly string[] = [],
+): string {
   const r0 = rows[0];
   return [
     '# Audio-only room',
     '',
     `- Date: ${r0.date}; ${r0.cores} cores; load average at the end ${rows[rows.length - 1].loadavg.join(' / ')}`,
     `- Command: \`${command}\``,
-    `- N wrtc participants, audio only (no video m-line), one tone each at 48 kHz (silent track for non-speakers); ${r0.windowSeconds} s window per row, rows run one after the other`,
+    `- N wrtc participants, audio only (no video m-line), one tone each at 48 kHz (${r0.tones} tone set; silent track for non-speakers); ${r0.windowSeconds} s window per row, rows run one after the other`,
+    `- Suppression: each speaker's own tone below the mean of the other speakers' tones in what it hears (Hann-windowed Goertzel over the last ${r0.analysisSeconds} s heard, and over the last 1 s)`,
+    ...notes.map((n) => `- ${n}`),
     '',
     markdownTable(rows),
     '',
-    'Reference (issue 12): Janus 1.1.2 AudioBridge, 16 participants: 34 % of one core, 2.1 % per participant, RSS 33 MB, own-voice suppression 31 dB.',
+    'Reference given by issue 12: Janus 1.1.2 AudioBridge, 16 participants: 34 % of one core, 2.1 % per participant, RSS 33 MB, own-voice suppression 31 dB (the `janus` rows above measure it in the same run).',
     '',
   ].join('\n');
 }
 
 export function markdownTable(rows: readonly AudioRoomResult[]): string {
+  const roles = (r: AudioRoomResult) =>
+    r.stack === 'janus' ? 'one process' : `${r.cpuByRole['media-worker']} / ${r.cpuByRole['control-plane']}`;
   return [
-    '| stack | N | speakers | connected | server tree CPU % of one core | per participant | media worker / control plane % | peak RSS MB | own-voice suppression min / median dB | server underruns % |',
-    '|---|---:|---:|---:|---:|---:|---|---:|---|---:|',
+    '| stack | N | speakers | tones | connected | server tree CPU % of one core | per participant | media worker / control plane % | peak RSS MB | downlink Opus kbit/s | own-voice suppression min / median dB | same, last 1 s | server underruns % |',
+    '|---|---:|---:|---|---:|---:|---:|---|---:|---:|---|---|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.stack} | ${r.participants} | ${r.speakers} | ${r.connected} | ${r.serverCpuPercent} | ${r.cpuPercentPerParticipant} | ${r.cpuByRole['media-worker']} / ${r.cpuByRole['control-plane']} | ${r.peakRssMb} | ${r.suppressionDb.min} / ${r.suppressionDb.median} | ${r.audioUnderruns} |`,
+        `| ${r.stack} | ${r.participants} | ${r.speakers} | ${r.tones} | ${r.connected} | ${r.serverCpuPercent} | ${r.cpuPercentPerParticipant} | ${roles(r)} | ${r.peakRssMb} | ${r.downlinkKbps} | ${r.suppressionDb.min} / ${r.suppressionDb.median} (${r.analysisSeconds} s) | ${r.suppression1sDb.min} / ${r.suppression1sDb.median} | ${r.audioUnderruns ?? '—'} |`,
     ),
   ].join('\n');
 }
 
+const STACKS: readonly AudioStack[] = ['janus', 'wrtc', 'rtp'];
+
 async function main(): Promise<void> {
-  const base: Options = { n: 16, speakers: 0, warmupMs: 5000, measureMs: 15000, env: {} };
-  let stacks: Array<'wrtc' | 'rtp'> | null = null;
+  const base: Options = {
+    n: 16,
+    speakers: 0,
+    stack: 'rtp',
+    tones: 'spread',
+    analysisSeconds: DEFAULT_ANALYSIS_SECONDS,
+    warmupMs: 5000,
+    measureMs: 15000,
+    env: {},
+  };
+  let stacks: AudioStack[] | null = null;
   let isDefault = true;
+  const usage =
+    '--n=N, --speakers=K, --stacks=janus,wrtc,rtp, --tones=spread|grid, --analysis=S, --warmup=S, --measure=S, --env=K:V,K:V';
   for (const arg of process.argv.slice(2)) {
     const [k, v] = arg.split('=', 2);
     if (k === '--n' && Number(v) >= 2) base.n = Number(v);
     else if (k === '--speakers' && Number(v) >= 2) base.speakers = Number(v);
-    else if (k === '--stacks' && v && v.split(',').every((x) => x === 'wrtc' || x === 'rtp'))
-      stacks = v.split(',') as Array<'wrtc' | 'rtp'>;
+    else if (k === '--stacks' && v && v.split(',').every((x) => STACKS.includes(x as AudioStack)))
+      stacks = v.split(',') as AudioStack[];
+    else if (k === '--tones' && (v === 'spread' || v === 'grid')) base.tones = v;
+    else if (k === '--analysis' && Number(v) >= 1 && Number(v) <= RING_SECONDS)
+      base.analysisSeconds = Number(v);
     else if (k === '--warmup' && Number(v) > 0) base.warmupMs = Number(v) * 1000;
     else if (k === '--measure' && Number(v) > 0) base.measureMs = Number(v) * 1000;
     else if (k === '--env' && v)
@@ -314,32 +441,40 @@ async function main(): Promise<void> {
         const [ek, ev] = kv.split(':', 2);
         base.env[ek] = ev ?? '';
       }
-    else
-      throw new Error(
-        `unknown option ${arg} (--n=N, --speakers=K, --stacks=wrtc,rtp, --warmup=S, --measure=S, --env=K:V,K:V)`,
-      );
-    isDefault = false;
+    else throw new Error(`unknown option ${arg} (${usage})`);
+    if (k !== '--tones' && k !== '--analysis') isDefault = false;
   }
+  // The window must hold the analysed seconds.
+  base.measureMs = Math.max(base.measureMs, base.analysisSeconds * 1000);
+  const notes: string[] = [];
   const runs: Options[] = [];
-  const withStack = (stack: 'wrtc' | 'rtp', speakers: number): Options => ({
+  const withStack = (stack: AudioStack, speakers: number): Options => ({
     ...base,
+    stack,
     speakers: Math.min(speakers, base.n),
-    env: { ...base.env, AUDIO_ONLY_STACK: stack },
   });
-  if (isDefault) runs.push(withStack('wrtc', base.n), withStack('rtp', base.n), withStack('rtp', 4));
-  else for (const stack of stacks ?? ['rtp']) runs.push(withStack(stack, base.speakers || base.n));
+  if (isDefault) {
+    const missing = janusMissing();
+    if (missing) notes.push(`Janus row skipped: ${missing}`);
+    else runs.push(withStack('janus', base.n));
+    runs.push(withStack('wrtc', base.n), withStack('rtp', base.n), withStack('rtp', 4));
+  } else for (const stack of stacks ?? ['rtp']) runs.push(withStack(stack, base.speakers || base.n));
   const rows: AudioRoomResult[] = [];
   for (const opts of runs) {
-    const tag = `${opts.env.AUDIO_ONLY_STACK}, ${opts.speakers} of ${opts.n} speaking`;
+    const tag = `${opts.stack}, ${opts.speakers} of ${opts.n} speaking`;
     rows.push(await runAudioRoom(opts, (l) => process.stderr.write(`[audio-room ${tag}] ${l}\n`)));
     process.stderr.write(markdownTable(rows.slice(-1)) + '\n');
   }
-  const stem = isDefault ? 'audio-room' : 'audio-room-partial';
+  const stem = isDefault
+    ? base.tones === 'spread'
+      ? 'audio-room'
+      : `audio-room-${base.tones}`
+    : 'audio-room-partial';
   const command = `npm run bench:audio${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.json`), JSON.stringify(rows, null, 2) + '\n');
-  fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.md`), markdown(rows, command));
-  process.stdout.write(markdown(rows, command));
+  fs.writeFileSync(path.join(RESULTS_DIR, `${stem}.md`), markdown(rows, command, notes));
+  process.stdout.write(markdown(rows, command, notes));
   process.exit(0);
 }
 

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import type { ScenarioResult } from './aggregate';
 import { runBaseline, type BaselineResult } from './baseline';
 import { capacityResult, judge, nextCapacityProbe, type CapacityResult } from './capacity';
-import { runAudioRoom, type AudioRoomResult } from './audio-room';
+import { DEFAULT_ANALYSIS_SECONDS, runAudioRoom, type AudioRoomResult } from './audio-room';
 import { audioRoomSize, h264RoomSize, leanRoomSpec, parseCli, specFor, type CliOptions } from './catalog';
 import { runH264Room, type H264RoomResult } from './h264-room';
 import { runLeanRoom, searchLeanCapacity, type LeanCapacity, type LeanRoomResult } from './lean-room';
@@ -194,8 +194,11 @@ async function main(opts: CliOptions): Promise<void> {
         {
           n,
           speakers: n,
+          stack: 'rtp',
+          tones: 'spread',
+          analysisSeconds: DEFAULT_ANALYSIS_SECONDS,
           warmupMs: Math.min(opts.warmupMs, 3000),
-          measureMs: Math.min(opts.measureMs, 10_000),
+          measureMs: Math.max(Math.min(opts.measureMs, 10_000), DEFAULT_ANALYSIS_SECONDS * 1000),
           env: {},
         },
         progress,

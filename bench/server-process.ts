@@ -152,7 +152,7 @@ export class ServerProcess implements ServerEndpoint {
 }
 
 /** A loopback port that was free a moment ago (the server binds it right after). */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);

@@ -8,7 +8,9 @@
  *   2. npm packages: `npm ci` when node_modules is missing or older than package-lock.json;
  *   3. build: `tsc -p tsconfig.build.json` (incremental) into dist/, and the optional native
  *      addons (native/yuv-scale, native/codec) with node-gyp when their sources changed.
- * Flags: --start (server needs), --test (test needs, includes chromium when e2e tests exist).
+ * Flags: --start (server needs), --test (test needs, includes chromium when e2e tests exist),
+ * --audio-bench (also Janus, the reference audio MCU `npm run bench:audio` measures beside ours;
+ * optional: without it that row is skipped).
  */
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -17,6 +19,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const forTests = process.argv.includes('--test');
+const forAudioBench = process.argv.includes('--audio-bench');
 
 function say(msg) {
   process.stderr.write(`[setup] ${msg}\n`);
@@ -144,6 +147,22 @@ function ensurePrograms() {
   process.exit(1);
 }
 
+/** Janus for the audio benchmark's reference row: installed when we can, never required. */
+function ensureJanus() {
+  if (!forAudioBench || fs.existsSync('/usr/bin/janus')) return;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot && has('apt-get')) {
+    say('installing janus with apt-get (optional: the reference row of the audio benchmark)');
+    const opts = { stdio: 'inherit', cwd: root, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } };
+    const ok =
+      spawnSync('apt-get', ['update', '-qq'], opts).status === 0 &&
+      spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'janus'], opts).status === 0;
+    if (!ok) say('warning: could not install janus; the audio benchmark skips its Janus row');
+    return;
+  }
+  say('optional, for the Janus row of the audio benchmark: sudo apt-get install -y janus');
+}
+
 function ensurePackages() {
   const lock = path.join(root, 'package-lock.json');
   const marker = path.join(root, 'node_modules/.package-lock.json');
@@ -214,5 +233,6 @@ function build() {
 }
 
 ensurePrograms();
+ensureJanus();
 ensurePackages();
 build();
