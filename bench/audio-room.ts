@@ -23,6 +23,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import type { JoinedPayload } from '../workers/protocol/signaling';
+// Our downlinks' Opus rate: the second Janus row of the default run is set to it.
+import { DOWNLINK_OPUS } from '../workers/media/shared-mix-encoder';
 import {
   createRoom,
   metricSum,
@@ -193,11 +195,15 @@ class AudioParticipant {
 
   /** The last `seconds` heard: own tone vs the mean of the other speakers', in dB below them. */
   suppressionDb(speakers: number, seconds: number): number {
+    return ownToneSuppressionDb(this.lastHeard(seconds), RATE, this.index, speakers, this.tones);
+  }
+
+  private lastHeard(seconds: number): Int16Array {
     const len = Math.min(Math.round(RATE * seconds), this.ring.length);
     const x = new Int16Array(len);
     for (let i = 0; i < len; i++)
       x[i] = this.ring[(this.written - len + i + this.ring.length * 4) % this.ring.length];
-    return ownToneSuppressionDb(x, RATE, this.index, speakers, this.tones);
+    return x;
   }
 
   close(): void {
@@ -222,6 +228,8 @@ interface Options {
   tones: ToneSet;
   /** Seconds of what each listener heard last that the suppression is read from. */
   analysisSeconds: number;
+  /** Janus rooms' `default_bitrate` (its Opus encoders' rate); absent: Janus's default. */
+  janusBitrateBps?: number;
   warmupMs: number;
   measureMs: number;
   env: Record<string, string>;
@@ -232,6 +240,8 @@ export interface AudioRoomResult {
   participants: number;
   speakers: number;
   stack: AudioStack;
+  /** Janus only: the room's `default_bitrate`, null for Janus's own choice. */
+  janusBitrateBps: number | null;
   tones: ToneSet;
   connected: number;
   env: Record<string, string>;
@@ -285,13 +295,19 @@ async function startOurs(opts: Options): Promise<AudioServer> {
  * load); every other setting is Janus's default (Opus encoder `quality` 4, i.e. complexity 4,
  * and Opus's own bitrate choice).
  */
-async function startJanus(): Promise<AudioServer> {
+async function startJanus(opts: Options): Promise<AudioServer> {
   const janus = new JanusProcess();
   await janus.start();
   const room = 1234;
   const admin = await JanusSession.open(janus.url);
   try {
-    await admin.message({ request: 'create', room, sampling_rate: RATE, audiolevel_event: false });
+    await admin.message({
+      request: 'create',
+      room,
+      sampling_rate: RATE,
+      audiolevel_event: false,
+      ...(opts.janusBitrateBps ? { default_bitrate: opts.janusBitrateBps } : {}),
+    });
   } finally {
     admin.close();
   }
@@ -308,7 +324,7 @@ export async function runAudioRoom(opts: Options, progress: (l: string) => void)
   let server: AudioServer | null = null;
   let sampler: TreeSampler | null = null;
   try {
-    server = opts.stack === 'janus' ? await startJanus() : await startOurs(opts);
+    server = opts.stack === 'janus' ? await startJanus(opts) : await startOurs(opts);
     sampler = new TreeSampler(server.pid);
     sampler.start();
     const connecting: Promise<void>[] = [];
@@ -345,6 +361,7 @@ export async function runAudioRoom(opts: Options, progress: (l: string) => void)
       participants: opts.n,
       speakers: opts.speakers,
       stack: opts.stack,
+      janusBitrateBps: opts.stack === 'janus' ? (opts.janusBitrateBps ?? null) : null,
       tones: opts.tones,
       connected,
       env: opts.env,
@@ -403,9 +420,14 @@ export function markdownTable(rows: readonly AudioRoomResult[]): string {
     '|---|---:|---:|---|---:|---:|---:|---|---:|---:|---|---|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.stack} | ${r.participants} | ${r.speakers} | ${r.tones} | ${r.connected} | ${r.serverCpuPercent} | ${r.cpuPercentPerParticipant} | ${roles(r)} | ${r.peakRssMb} | ${r.downlinkKbps} | ${r.suppressionDb.min} / ${r.suppressionDb.median} (${r.analysisSeconds} s) | ${r.suppression1sDb.min} / ${r.suppression1sDb.median} | ${r.audioUnderruns ?? '—'} |`,
+        `| ${stackLabel(r)} | ${r.participants} | ${r.speakers} | ${r.tones} | ${r.connected} | ${r.serverCpuPercent} | ${r.cpuPercentPerParticipant} | ${roles(r)} | ${r.peakRssMb} | ${r.downlinkKbps} | ${r.suppressionDb.min} / ${r.suppressionDb.median} (${r.analysisSeconds} s) | ${r.suppression1sDb.min} / ${r.suppression1sDb.median} | ${r.audioUnderruns ?? '—'} |`,
     ),
   ].join('\n');
+}
+
+function stackLabel(r: AudioRoomResult): string {
+  if (r.stack !== 'janus') return r.stack;
+  return r.janusBitrateBps ? `janus, bitrate ${r.janusBitrateBps / 1000}k` : 'janus, its default bitrate';
 }
 
 const STACKS: readonly AudioStack[] = ['janus', 'wrtc', 'rtp'];
@@ -424,7 +446,7 @@ async function main(): Promise<void> {
   let stacks: AudioStack[] | null = null;
   let isDefault = true;
   const usage =
-    '--n=N, --speakers=K, --stacks=janus,wrtc,rtp, --tones=spread|grid, --analysis=S, --warmup=S, --measure=S, --env=K:V,K:V';
+    '--n=N, --speakers=K, --stacks=janus,wrtc,rtp, --tones=spread|grid, --analysis=S, --janus-bitrate=BPS, --warmup=S, --measure=S, --env=K:V,K:V';
   for (const arg of process.argv.slice(2)) {
     const [k, v] = arg.split('=', 2);
     if (k === '--n' && Number(v) >= 2) base.n = Number(v);
@@ -432,6 +454,7 @@ async function main(): Promise<void> {
     else if (k === '--stacks' && v && v.split(',').every((x) => STACKS.includes(x as AudioStack)))
       stacks = v.split(',') as AudioStack[];
     else if (k === '--tones' && (v === 'spread' || v === 'grid')) base.tones = v;
+    else if (k === '--janus-bitrate' && Number(v) >= 6000) base.janusBitrateBps = Number(v);
     else if (k === '--analysis' && Number(v) >= 1 && Number(v) <= RING_SECONDS)
       base.analysisSeconds = Number(v);
     else if (k === '--warmup' && Number(v) > 0) base.warmupMs = Number(v) * 1000;
@@ -456,7 +479,11 @@ async function main(): Promise<void> {
   if (isDefault) {
     const missing = janusMissing();
     if (missing) notes.push(`Janus row skipped: ${missing}`);
-    else runs.push(withStack('janus', base.n));
+    else
+      runs.push(withStack('janus', base.n), {
+        ...withStack('janus', base.n),
+        janusBitrateBps: DOWNLINK_OPUS.bitrateBps,
+      });
     runs.push(withStack('wrtc', base.n), withStack('rtp', base.n), withStack('rtp', 4));
   } else for (const stack of stacks ?? ['rtp']) runs.push(withStack(stack, base.speakers || base.n));
   const rows: AudioRoomResult[] = [];

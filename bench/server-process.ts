@@ -23,6 +23,11 @@ const STOP_GRACE_MS = 6_000;
  * write its whole log there (server.log), for looking into a result.
  */
 const KEEP_DIR = process.env.BENCH_KEEP_SERVER_DIR === '1';
+/**
+ * BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": Node flags for the server, which its
+ * workers inherit (fork passes execArgv on): profiles of every process, written as each exits.
+ */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 /** BENCH_LOG_LEVEL=info: the server logs its decisions too (with BENCH_KEEP_SERVER_DIR, to read them). */
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
 
@@ -45,7 +50,7 @@ export class ServerProcess implements ServerEndpoint {
     // With LOG_LEVEL=warn the server does not log its "server listening" line, so the port is
     // chosen here and readiness is polled on /healthz.
     const port = await freePort();
-    const main = [process.execPath, path.join(ROOT, 'dist/src/main.js')];
+    const main = [process.execPath, ...NODE_ARGS, path.join(ROOT, 'dist/src/main.js')];
     // taskset and setpriv exec node in place, so the pid we hold is still the server's.
     // --pdeathsig: if the bench itself dies (a native crash in wrtc), the kernel stops the
     // server too, and the server stops its own children.

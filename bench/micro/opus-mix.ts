@@ -9,10 +9,12 @@
  * and the last `--window` s (bench/tones.ts).
  *
  *   npx tsc -p tsconfig.build.json && node dist/bench/micro/opus-mix.js [--window=4] [--tones=spread|grid]
+ *     [--spectrum]
  */
 import { OPUS_MAX_PACKET_BYTES, OpusDecoder, OpusEncoder } from '../../workers/media/engine/codec/opus';
 import { codecsAvailable } from '../../workers/media/engine/codec/native-codec';
-import { ownToneSuppressionDb, toneHz, type ToneSet } from '../tones';
+import { DOWNLINK_OPUS } from '../../workers/media/shared-mix-encoder';
+import { goertzelHann, ownToneSuppressionDb, toneHz, type ToneSet } from '../tones';
 
 const RATE = 48000;
 const FRAME = 960;
@@ -36,6 +38,57 @@ interface Setting {
   application: 'voip' | 'audio';
 }
 
+/** `input` encoded at 20 ms frames and decoded again; `onEncode` gets each encode's CPU µs. */
+function roundTrip(setting: Setting, input: Int16Array, onEncode: (us: number) => void): Int16Array {
+  const enc = OpusEncoder.create({ ...setting, fec: setting.application === 'voip', packetLossPercent: 5 });
+  const dec = OpusDecoder.create();
+  if (!enc || !dec) throw new Error(`codec addon unavailable: ${codecsAvailable().reason ?? ''}`);
+  const packet = new Uint8Array(OPUS_MAX_PACKET_BYTES);
+  const pcmOut = new Int16Array(5760);
+  const decoded = new Int16Array(input.length);
+  for (let f = 0; f + FRAME <= input.length; f += FRAME) {
+    const t0 = process.cpuUsage();
+    const len = enc.encode(input.subarray(f, f + FRAME), packet);
+    const t1 = process.cpuUsage(t0);
+    onEncode(t1.user + t1.system);
+    const n = dec.decode(packet.subarray(0, len), pcmOut);
+    decoded.set(pcmOut.subarray(0, n), f);
+  }
+  enc.close();
+  dec.close();
+  return decoded;
+}
+
+/**
+ * `--spectrum`: what the product's setting leaves around listener 8's missing tone over the
+ * last second, in dB below the others' tones, from 20 Hz below it to 20 Hz above. On the grid
+ * set the codec noise is a comb of lines every 10 Hz (the own tone's bin is one of them, and so
+ * are ±10 and ±20 Hz, where nobody ever sent anything) with nothing between the lines.
+ */
+function spectrum(tones: ToneSet): string {
+  const own = 8;
+  const x = roundTrip(
+    { ...DOWNLINK_OPUS, application: DOWNLINK_OPUS.application },
+    mixMinus(own, 3, tones),
+    () => undefined,
+  ).subarray(RATE * 2);
+  let others = 0;
+  for (let j = 0; j < N; j++) if (j !== own) others += goertzelHann(x, RATE, toneHz(j, tones));
+  others /= N - 1;
+  const offsets = [-20, -15, -10, -5, -2, -1, 0, 1, 2, 5, 10, 15, 20];
+  const f0 = toneHz(own, tones);
+  const dB = offsets.map((d) =>
+    Math.round(20 * Math.log10(others / Math.max(goertzelHann(x, RATE, f0 + d), 1e-9))),
+  );
+  return [
+    `Tone set ${tones}, listener ${own} (own tone ${f0.toFixed(1)} Hz), DOWNLINK_OPUS, last 1 s: dB below the others' tones`,
+    '',
+    `| offset Hz | ${offsets.join(' | ')} |`,
+    `|---|${offsets.map(() => '---:').join('|')}|`,
+    `| dB | ${dB.join(' | ')} |`,
+  ].join('\n');
+}
+
 interface Reading {
   min: number;
   median: number;
@@ -52,25 +105,11 @@ function run(
   const supW: number[] = [];
   let cpuUs = 0;
   let frames = 0;
-  const packet = new Uint8Array(OPUS_MAX_PACKET_BYTES);
-  const pcmOut = new Int16Array(5760);
   for (let own = 0; own < N; own++) {
-    const enc = OpusEncoder.create({ ...setting, fec: setting.application === 'voip', packetLossPercent: 5 });
-    const dec = OpusDecoder.create();
-    if (!enc || !dec) throw new Error(`codec addon unavailable: ${codecsAvailable().reason ?? ''}`);
-    const input = mixMinus(own, seconds, tones);
-    const decoded = new Int16Array(input.length);
-    for (let f = 0; f + FRAME <= input.length; f += FRAME) {
-      const t0 = process.cpuUsage();
-      const len = enc.encode(input.subarray(f, f + FRAME), packet);
-      const t1 = process.cpuUsage(t0);
-      cpuUs += t1.user + t1.system;
+    const decoded = roundTrip(setting, mixMinus(own, seconds, tones), (us) => {
+      cpuUs += us;
       frames++;
-      const n = dec.decode(packet.subarray(0, len), pcmOut);
-      decoded.set(pcmOut.subarray(0, n), f);
-    }
-    enc.close();
-    dec.close();
+    });
     // The end of the run (the encoder has settled from the first second on).
     sup1.push(ownToneSuppressionDb(decoded.subarray(decoded.length - RATE), RATE, own, N, tones));
     supW.push(ownToneSuppressionDb(decoded.subarray(decoded.length - RATE * window), RATE, own, N, tones));
@@ -89,7 +128,10 @@ function main(): void {
     const [k, v] = a.split('=', 2);
     if (k === '--window' && Number(v) >= 1) window = Number(v);
     else if (k === '--tones' && (v === 'spread' || v === 'grid')) tones = v;
-    else throw new Error(`unknown argument ${a} (--window=S, --tones=spread|grid)`);
+    else if (k === '--spectrum') {
+      process.stdout.write(spectrum(tones) + '\n');
+      return;
+    } else throw new Error(`unknown argument ${a} (--window=S, --tones=spread|grid, --spectrum)`);
   }
   // One second for the encoder to settle, then the analysed window.
   const seconds = window + 1;

@@ -9,11 +9,13 @@ export const OPUS_FRAME_TICKS = 2;
  * measured with `node dist/bench/micro/opus-mix.js` (docs/overload.md): the `audio` application
  * (CELT) at complexity 5 costs ≈ 42 µs per 20 ms frame against 113 µs for `voip` at 5 and
  * 100 µs for libwebrtc's `voip` at 9, and codes a mix-minus with less noise where the missing
- * voice was (median 27.8 dB below the others against 16.8 and 28.2). Complexity 3 was as good on
+ * voice was (median 36.8 dB below the others against 24.1 and 38.3 over 1 s on the benchmark's
+ * tones, bench/tones.ts; 27.8 against 16.8 and 28.2 on its old grid set). Complexity 3 was as good on
  * tones for 28 µs; 5 keeps CELT's pitch pre-filter for speech. In-band FEC exists only in SILK
- * frames, so these frames carry none (a lost frame is concealed by the receiver).
+ * frames, so these frames carry none (a lost frame is concealed by the receiver). 32 kbit/s: inside
+ * the audio profile's ≤ 40 kbit/s with room for RTP's own overhead on the weakest links.
  */
-export const DOWNLINK_OPUS = { application: 'audio', complexity: 5 } as const;
+export const DOWNLINK_OPUS = { application: 'audio', complexity: 5, bitrateBps: 32_000 } as const;
 
 /**
  * A listener goes onto the shared full-mix stream only after this many 20 ms frames without
