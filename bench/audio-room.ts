@@ -36,6 +36,7 @@ import {
 import { TreeSampler } from './process-tree';
 import { JanusProcess, JanusSession, janusMissing } from './janus';
 import { ServerProcess } from './server-process';
+import { audioRoomTargets } from './targets';
 import { percentile } from './stats';
 import { ownToneSuppressionDb, toneHz, type ToneSet } from './tones';
 
@@ -407,9 +408,22 @@ export function markdown(
     '',
     markdownTable(rows),
     '',
+    ...targetsTable(rows),
     'Reference given by issue 12: Janus 1.1.2 AudioBridge, 16 participants: 34 % of one core, 2.1 % per participant, RSS 33 MB, own-voice suppression 31 dB (the `janus` rows above measure it in the same run).',
     '',
   ].join('\n');
+}
+
+/** Issue #12's audio targets over the rows, when the rows hold our RTP-level room of everyone speaking. */
+function targetsTable(rows: readonly AudioRoomResult[]): string[] {
+  const checks = audioRoomTargets(rows);
+  if (checks.length === 0) return [];
+  return [
+    '| target | measured | verdict |',
+    '|---|---|---|',
+    ...checks.map((c) => `| ${c.target} | ${c.measured} | ${c.verdict} |`),
+    '',
+  ];
 }
 
 export function markdownTable(rows: readonly AudioRoomResult[]): string {

@@ -26,7 +26,7 @@ import { machineInfo, writeReport, type BenchReport } from './report';
 import { runScenario, type RunOptions } from './scenario';
 import { mallocTunables } from './server-process';
 import { runSoak, soakMarkdown, type SoakResult } from './soak';
-import { checkTargets, leanCapacityTargets, sharedEncodeTargets } from './targets';
+import { audioRoomTargets, checkTargets, leanCapacityTargets, sharedEncodeTargets } from './targets';
 
 const RESULTS_DIR = path.resolve(__dirname, '../../bench/results');
 const CLEANUP_TIMEOUT_MS = 15_000;
@@ -300,6 +300,7 @@ async function main(opts: CliOptions): Promise<void> {
       ...checkTargets(results, capacity, machine.nproc),
       ...sharedEncodeTargets(results, capacity, capacityShared),
       ...leanCapacityTargets(lean, leanCapacity),
+      ...audioRoomTargets(audioRoom ? [audioRoom] : []),
     ],
     kernels,
     audioRoom,

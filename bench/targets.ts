@@ -5,6 +5,7 @@
 import type { ScenarioResult } from './aggregate';
 import { judge, judgeLean, MIN_FPS_P5, type CapacityResult } from './capacity';
 import type { LeanCapacity, LeanRoomResult } from './lean-room';
+import type { AudioRoomResult } from './audio-room';
 import { AUDIO_GAP_TARGET_MS } from './churn';
 import { FREEZE_GAP_MS } from './synthetic-participant';
 
@@ -174,6 +175,43 @@ export function sharedEncodeTargets(
     measured: `shared worst ${b ?? 'n/a'} ms, per-peer worst ${a ?? 'n/a'} ms`,
     verdict: a === null || b === null ? 'n/a' : b <= a + 20 ? 'PASS' : 'MISS',
   });
+  return out;
+}
+
+/** Issue #12, item 4: the audio-only room of 16, all speaking. */
+const AUDIO_CPU_TARGET = 34;
+const SUPPRESSION_TARGET_DB = 40;
+
+/**
+ * Issue #12's audio-only targets over one run's rows (bench/audio-room.ts): our RTP-level row
+ * with everyone speaking against ≤ 34 % of one core and a median own-voice suppression ≥ 40 dB,
+ * and, where the run measured Janus AudioBridge too, against every Janus row of the same run.
+ */
+export function audioRoomTargets(rows: readonly AudioRoomResult[]): TargetCheck[] {
+  const ours = rows.find((r) => r.stack === 'rtp' && r.speakers === r.participants);
+  if (!ours) return [];
+  const tag = `${ours.participants} speaking, ${ours.tones} tones`;
+  const out: TargetCheck[] = [
+    {
+      target: `audio-only room: server tree CPU <= ${AUDIO_CPU_TARGET} % of one core`,
+      measured: `${ours.serverCpuPercent} % (${tag})`,
+      verdict: ours.serverCpuPercent <= AUDIO_CPU_TARGET ? 'PASS' : 'MISS',
+    },
+    {
+      target: `audio-only room: own-voice suppression >= ${SUPPRESSION_TARGET_DB} dB (median listener, last ${ours.analysisSeconds} s)`,
+      measured: `${ours.suppressionDb.median} dB (min ${ours.suppressionDb.min}; ${tag})`,
+      verdict: ours.suppressionDb.median >= SUPPRESSION_TARGET_DB ? 'PASS' : 'MISS',
+    },
+  ];
+  const janus = rows.filter((r) => r.stack === 'janus' && r.tones === ours.tones);
+  if (janus.length > 0) {
+    const cheapest = Math.min(...janus.map((r) => r.serverCpuPercent));
+    out.push({
+      target: 'audio-only room: costs less CPU than Janus AudioBridge in the same run',
+      measured: `${ours.serverCpuPercent} % against ${janus.map((r) => `${r.serverCpuPercent} %`).join(', ')}`,
+      verdict: ours.serverCpuPercent < cheapest ? 'PASS' : 'MISS',
+    });
+  }
   return out;
 }
 
