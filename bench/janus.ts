@@ -191,14 +191,19 @@ export class JanusSession {
         if (this.pending.delete(transaction)) reject(new Error(`janus ${String(body.request)}: no answer`));
       }, REQUEST_TIMEOUT_MS).unref();
     });
-    const reply = await post(`${this.url}/${this.session}/${this.handle}`, {
-      janus: 'message',
-      transaction,
-      body,
-      ...(jsep ? { jsep } : {}),
-    });
+    let reply: JanusMessage | null = null;
+    try {
+      reply = await post(`${this.url}/${this.session}/${this.handle}`, {
+        janus: 'message',
+        transaction,
+        body,
+        ...(jsep ? { jsep } : {}),
+      });
+    } finally {
+      // Without an ack nothing will come on the long poll for this transaction.
+      if (reply?.janus !== 'ack') this.pending.delete(transaction);
+    }
     if (reply.janus === 'ack') return event;
-    this.pending.delete(transaction);
     return pluginReply(reply, String(body.request));
   }
 
