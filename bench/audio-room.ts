@@ -1,21 +1,24 @@
 /**
  * `npm run bench:audio`: what an audio-only room costs (overload issue, item 4). N wrtc
  * participants join one room offering audio only (no video m-line), each sending a sine tone of
- * its own frequency at 48 kHz; the server mixes a mix-minus per listener. Measured over a window:
- * CPU of the server's whole process tree (% of one core), its peak RSS, and for each listener
- * how far its own tone is below the others' in what it hears (own-voice suppression, dB).
- * Reference: Janus 1.1.2 AudioBridge, same client load (16, one room): 34 % of one core, RSS
- * 33 MB, own-voice suppression 31 dB.
+ * its own frequency at 48 kHz (bench/tones.ts); the server mixes a mix-minus per listener.
+ * Measured over a window: CPU of the serving process tree (% of one core), its peak RSS, the Opus
+ * rate each listener receives, and for each speaker how far its own tone is below the others' in
+ * what it hears (own-voice suppression, dB, over the last 4 s and the last 1 s). The reference,
+ * Janus 1.1.2 AudioBridge (the issue gives 34 % of one core, RSS 33 MB, 31 dB), is measured in
+ * the same run on the same clients when Debian's `janus` is installed (bench/janus.ts).
  *
- *   node dist/bench/audio-room.js [--n=16] [--speakers=K] [--stacks=wrtc,rtp] [--warmup=5]
- *     [--measure=15] [--env=K:V,K:V]
+ *   node dist/bench/audio-room.js [--n=16] [--speakers=K] [--stacks=janus,wrtc,rtp]
+ *     [--tones=spread|grid] [--analysis=4] [--janus-bitrate=BPS] [--warmup=5] [--measure=15]
+ *     [--env=K:V,K:V]
  *
- * Each run is a row: `--stacks` says which stacks serve the audio-only participants
- * (AUDIO_ONLY_STACK: `wrtc` = a libwebrtc peer connection each, `rtp` = the RTP-level member),
+ * Each run is a row: `--stacks` says what serves the audio-only participants (`janus`; ours with
+ * AUDIO_ONLY_STACK `wrtc` = a libwebrtc peer connection each, or `rtp` = the RTP-level member),
  * run one after the other; `--speakers=K`: only the first K send a tone, the others a silent
- * track (the shared full-mix encode serves them). The default run: wrtc and rtp with everyone
- * speaking, then rtp with 4 speakers. Writes bench/results/audio-room.{json,md} for the default
- * run, audio-room-partial otherwise.
+ * track (the shared full-mix encode serves them). The default run: Janus at its own bitrate and
+ * at ours, wrtc and rtp with everyone speaking, then rtp with 4 speakers, and the issue's targets
+ * judged on them. Writes bench/results/audio-room.{json,md} for the default run
+ * (audio-room-grid with `--tones=grid`), audio-room-partial otherwise.
  */
 import * as wrtc from '@roamhq/wrtc';
 import * as fs from 'node:fs';
@@ -49,8 +52,8 @@ const AMPLITUDE = 0.05 * 32767;
 const RING_SECONDS = 8;
 /**
  * The suppression is read from the last 4 s heard: a 1 s window's Goertzel bin (≈ 2 Hz with the
- * Hann window) takes in twice the codec noise floor of a 4 s one's; the tones are steady, so the
- * longer window only narrows the bin. Both are reported.
+ * Hann window) takes in four times the noise power of a 4 s one's (6 dB); the tones are steady,
+ * so the longer window only narrows the bin. Both are reported.
  */
 export const DEFAULT_ANALYSIS_SECONDS = 4;
 
