@@ -349,7 +349,8 @@ export async function runAudioRoom(opts: Options, progress: (l: string) => void)
     const bytes0 = await Promise.all(ps.map((p) => p.audioBytesReceived()));
     sampler.beginWindow();
     const t0 = performance.now();
-    await sleep(opts.measureMs);
+    // The window must hold the seconds the suppression is read from.
+    await sleep(Math.max(opts.measureMs, opts.analysisSeconds * 1000));
     const usage = sampler.endWindow();
     const seconds = (performance.now() - t0) / 1000;
     const u1 = await server.underrunTicks();
@@ -484,8 +485,6 @@ async function main(): Promise<void> {
     else throw new Error(`unknown option ${arg} (${usage})`);
     if (k !== '--tones' && k !== '--analysis') isDefault = false;
   }
-  // The window must hold the analysed seconds.
-  base.measureMs = Math.max(base.measureMs, base.analysisSeconds * 1000);
   const notes: string[] = [];
   const runs: Options[] = [];
   const withStack = (stack: AudioStack, speakers: number): Options => ({

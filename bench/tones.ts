@@ -54,8 +54,20 @@ export function ownToneSuppressionDb(
   speakers: number,
   tones: ToneSet,
 ): number {
+  return levelBelowOthersDb(x, rate, toneHz(own, tones), own, speakers, tones);
+}
+
+/** How far `freq` in `x` lies below the mean of the tones of the `speakers` other than `own`, dB. */
+export function levelBelowOthersDb(
+  x: Int16Array,
+  rate: number,
+  freq: number,
+  own: number,
+  speakers: number,
+  tones: ToneSet,
+): number {
   let others = 0;
   for (let j = 0; j < speakers; j++) if (j !== own) others += goertzelHann(x, rate, toneHz(j, tones));
   others /= speakers - 1;
-  return 20 * Math.log10(others / Math.max(goertzelHann(x, rate, toneHz(own, tones)), 1e-9));
+  return 20 * Math.log10(others / Math.max(goertzelHann(x, rate, freq), 1e-9));
 }

@@ -100,7 +100,8 @@ function ensurePrograms() {
   // What the native addons need to build: the libyuv video scaler (native/yuv-scale) and the
   // in-process codecs (native/codec: libvpx, x264, libopus, libavcodec). Optional: without them
   // the TypeScript scaler and the wrtc media path run, so these are installed when we can but
-  // never required.
+  // never required (`without` says what happens then).
+  const nativeWithout = 'the scaler uses TypeScript, media stays on the wrtc codecs';
   const optional = [
     { cmd: 'libyuv headers', pkg: 'libyuv-dev', path: '/usr/include/libyuv.h' },
     { cmd: 'g++', pkg: 'g++' },
@@ -112,13 +113,22 @@ function ensurePrograms() {
       pkg: l.pkg,
       check: () => hasPkgConfig(l.module),
     })),
-  ];
+  ].map((o) => ({ ...o, without: nativeWithout }));
+  // Janus, the reference audio MCU `npm run bench:audio` measures beside ours (bench/janus.ts).
+  if (forAudioBench)
+    optional.push({
+      cmd: 'janus',
+      pkg: 'janus',
+      path: '/usr/bin/janus',
+      without: 'the audio benchmark skips its Janus rows',
+    });
   const isMissing = (n) => !(n.check ? n.check() : n.path ? fs.existsSync(n.path) : has(n.cmd));
   const missing = needed.filter(isMissing);
   const missingOptional = optional.filter(isMissing);
   if (missing.length === 0 && missingOptional.length === 0) return;
   const pkgs = [...new Set(missing.flatMap((m) => m.pkg))];
   const optionalPkgs = [...new Set(missingOptional.map((m) => m.pkg))];
+  const optionalWithout = [...new Set(missingOptional.map((m) => m.without))].join('; ');
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (isRoot && has('apt-get')) {
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
@@ -129,38 +139,22 @@ function ensurePrograms() {
       run('apt-get', [...aptInstall, ...pkgs], { env });
     }
     if (optionalPkgs.length > 0) {
-      say(`installing ${optionalPkgs.join(' ')} with apt-get (optional, for the native scaler and codecs)`);
+      say(`installing ${optionalPkgs.join(' ')} with apt-get (optional; without them ${optionalWithout})`);
       const opts = { stdio: 'inherit', cwd: root, env };
       const updated = missing.length > 0 || spawnSync('apt-get', ['update', '-qq'], opts).status === 0;
       if (!updated || spawnSync('apt-get', [...aptInstall, ...optionalPkgs], opts).status !== 0) {
-        say('warning: could not install them; the scaler uses TypeScript, media stays on the wrtc codecs');
+        say(`warning: could not install them; ${optionalWithout}`);
       }
     }
     return;
   }
   if (optionalPkgs.length > 0) {
-    say(`optional, for the native scaler and codecs: sudo apt-get install -y ${optionalPkgs.join(' ')}`);
+    say(`optional (without them ${optionalWithout}): sudo apt-get install -y ${optionalPkgs.join(' ')}`);
   }
   if (missing.length === 0) return;
   say(`missing programs: ${missing.map((m) => m.cmd).join(', ')}`);
   say(`install them with: sudo apt-get install -y ${pkgs.join(' ')}`);
   process.exit(1);
-}
-
-/** Janus for the audio benchmark's reference row: installed when we can, never required. */
-function ensureJanus() {
-  if (!forAudioBench || fs.existsSync('/usr/bin/janus')) return;
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (isRoot && has('apt-get')) {
-    say('installing janus with apt-get (optional: the reference row of the audio benchmark)');
-    const opts = { stdio: 'inherit', cwd: root, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } };
-    const ok =
-      spawnSync('apt-get', ['update', '-qq'], opts).status === 0 &&
-      spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'janus'], opts).status === 0;
-    if (!ok) say('warning: could not install janus; the audio benchmark skips its Janus row');
-    return;
-  }
-  say('optional, for the Janus row of the audio benchmark: sudo apt-get install -y janus');
 }
 
 function ensurePackages() {
@@ -233,6 +227,5 @@ function build() {
 }
 
 ensurePrograms();
-ensureJanus();
 ensurePackages();
 build();

@@ -14,7 +14,7 @@
 import { OPUS_MAX_PACKET_BYTES, OpusDecoder, OpusEncoder } from '../../workers/media/engine/codec/opus';
 import { codecsAvailable } from '../../workers/media/engine/codec/native-codec';
 import { DOWNLINK_OPUS } from '../../workers/media/shared-mix-encoder';
-import { goertzelHann, ownToneSuppressionDb, toneHz, type ToneSet } from '../tones';
+import { levelBelowOthersDb, ownToneSuppressionDb, toneHz, type ToneSet } from '../tones';
 
 const RATE = 48000;
 const FRAME = 960;
@@ -67,19 +67,10 @@ function roundTrip(setting: Setting, input: Int16Array, onEncode: (us: number) =
  */
 function spectrum(tones: ToneSet): string {
   const own = 8;
-  const x = roundTrip(
-    { ...DOWNLINK_OPUS, application: DOWNLINK_OPUS.application },
-    mixMinus(own, 3, tones),
-    () => undefined,
-  ).subarray(RATE * 2);
-  let others = 0;
-  for (let j = 0; j < N; j++) if (j !== own) others += goertzelHann(x, RATE, toneHz(j, tones));
-  others /= N - 1;
+  const x = roundTrip(DOWNLINK_OPUS, mixMinus(own, 3, tones), () => undefined).subarray(RATE * 2);
   const offsets = [-20, -15, -10, -5, -2, -1, 0, 1, 2, 5, 10, 15, 20];
   const f0 = toneHz(own, tones);
-  const dB = offsets.map((d) =>
-    Math.round(20 * Math.log10(others / Math.max(goertzelHann(x, RATE, f0 + d), 1e-9))),
-  );
+  const dB = offsets.map((d) => Math.round(levelBelowOthersDb(x, RATE, f0 + d, own, N, tones)));
   return [
     `Tone set ${tones}, listener ${own} (own tone ${f0.toFixed(1)} Hz), DOWNLINK_OPUS, last 1 s: dB below the others' tones`,
     '',
